@@ -1,0 +1,1 @@
+"""Everything that ships in the Lambda package: settings, domain, adapters, steps, API."""

@@ -1,0 +1,220 @@
+"""Tables of the orchestrator. JSON columns are JSONB on Postgres and JSON text on SQLite."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+BigIntPk = BigInteger().with_variant(Integer(), "sqlite")
+
+WORKFLOW_TYPES = ("daily", "weekly", "monthly", "on_demand")
+EXECUTION_STATUSES = ("pending", "running", "completed", "completed_with_failures", "failed", "cancelled")
+STEP_STATUSES = ("completed", "failed", "skipped")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Workflow(Base):
+    __tablename__ = "orchestrator_workflows"
+    __table_args__ = (
+        CheckConstraint(_in("workflow_type", WORKFLOW_TYPES), name="workflow_type"),
+        CheckConstraint("max_execution_time_seconds > 0", name="max_execution_time_positive"),
+        CheckConstraint("max_retries >= 0", name="max_retries_non_negative"),
+        CheckConstraint("retry_delay_seconds >= 0", name="retry_delay_non_negative"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    workflow_type: Mapped[str] = mapped_column(String(20), nullable=False, default="daily")
+    cron_expression: Mapped[str] = mapped_column(String(100), nullable=False)
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="Europe/Madrid")
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, index=True)
+    steps: Mapped[list[Any]] = mapped_column(JsonType, nullable=False, default=list)
+    max_execution_time_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=3600)
+    max_retries: Mapped[int] = mapped_column(Integer, nullable=False, default=3)
+    retry_delay_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=60)
+    # Calendar policy: what a holiday or weekend does to a scheduled instant.
+    holiday_policy: Mapped[str] = mapped_column(String(30), nullable=False, default="run")
+    weekend_cron: Mapped[str | None] = mapped_column(String(100))
+    catchup_policy: Mapped[str] = mapped_column(String(10), nullable=False, default="latest")
+    catchup_window_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=21600)
+    last_execution_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    last_execution_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status: Mapped[str | None] = mapped_column(String(30))
+    last_duration_seconds: Mapped[float | None] = mapped_column(Float)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    total_executions: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    successful_executions: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    failed_executions: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow
+    )
+
+
+class Execution(Base):
+    __tablename__ = "orchestrator_executions"
+    __table_args__ = (
+        CheckConstraint(_in("status", EXECUTION_STATUSES), name="status"),
+        Index("ix_orchestrator_executions_workflow_started", "workflow_name", "started_at"),
+        Index("ix_orchestrator_executions_status_started", "status", "started_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    workflow_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("orchestrator_workflows.id", ondelete="SET NULL"), index=True
+    )
+    workflow_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    execution_name: Mapped[str] = mapped_column(String(80), nullable=False, unique=True)
+    execution_arn: Mapped[str | None] = mapped_column(String(2048))
+    scope: Mapped[str] = mapped_column(String(64), nullable=False, default="all")
+    trigger: Mapped[str] = mapped_column(String(20), nullable=False, default="scheduled")
+    run_date: Mapped[date | None] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(30), nullable=False, default="pending")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    tenants_total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    tenants_processed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    tenants_failed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    tenants_skipped: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    steps_total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    steps_completed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    steps_failed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    fencing_token: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow
+    )
+
+
+class StepRun(Base):
+    """One row per (execution, tenant, step): insert-only progress, aggregated at read time.
+
+    Many tenants finish steps at once; counting rows avoids every step updating the execution row.
+    """
+
+    __tablename__ = "orchestrator_step_runs"
+    __table_args__ = (CheckConstraint(_in("status", STEP_STATUSES), name="status"),)
+
+    execution_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orchestrator_executions.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    step_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    error_type: Mapped[str | None] = mapped_column(String(200))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class ExecutionLog(Base):
+    __tablename__ = "orchestrator_execution_logs"
+    __table_args__ = (
+        CheckConstraint(_in("level", LOG_LEVELS), name="level"),
+        Index("ix_orchestrator_execution_logs_execution_created", "execution_id", "id"),
+        Index("ix_orchestrator_execution_logs_execution_tenant", "execution_id", "tenant_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    execution_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orchestrator_executions.id", ondelete="CASCADE"), nullable=False
+    )
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    step_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    step_index: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    level: Mapped[str] = mapped_column(String(10), nullable=False, default="INFO")
+    message: Mapped[str] = mapped_column(Text, nullable=False)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class Leader(Base):
+    """The current holder of the dispatch lock (the serverless stand-in for leader election)."""
+
+    __tablename__ = "orchestrator_leader"
+
+    lock_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    fencing_token: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    ttl_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=30)
+
+
+class Metric(Base):
+    __tablename__ = "orchestrator_metrics"
+    __table_args__ = (Index("ix_orchestrator_metrics_name_recorded", "metric_name", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    metric_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    metric_value: Mapped[float] = mapped_column(Float, nullable=False)
+    labels: Mapped[dict[str, Any]] = mapped_column(JsonType, nullable=False, default=dict)
+    execution_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("orchestrator_executions.id", ondelete="SET NULL"), index=True
+    )
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class OutboxEvent(Base):
+    """Events written in the same transaction as the state they announce; the bridge publishes them."""
+
+    __tablename__ = "orchestrator_outbox"
+    __table_args__ = (Index("ix_orchestrator_outbox_unpublished", "published_at", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    event_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    routing_key: Mapped[str] = mapped_column(String(128), nullable=False)
+    aggregate_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonType, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

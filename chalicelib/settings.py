@@ -1,0 +1,69 @@
+"""One place for configuration. Explicit argument beats environment beats default.
+
+Infrastructure outputs (state machine ARNs, endpoints) reach the code only as environment variables set
+by the stage config (`.chalice/config.json`), the CloudFormation template or the local cloud's deploy.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SQLITE_PATH = PROJECT_ROOT / ".local" / "orchestrator.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    # Persistence and coordination. Empty DATABASE_URL -> the embedded SQLite file.
+    database_url: str = ""
+    redis_url: str = ""
+    rabbitmq_url: str = ""
+
+    # Platform services (the simulator serves them all from one base URL locally).
+    platform_base_url: str = "http://127.0.0.1:8019"
+    tenant_service_url: str = ""
+    forecasting_service_url: str = ""
+    production_service_url: str = ""
+    procurement_service_url: str = ""
+    inventory_service_url: str = ""
+    notification_service_url: str = ""
+    platform_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # Workflows and scheduling.
+    default_timezone: str = "Europe/Madrid"
+    daily_workflow_cron: str = "0 8 * * *"
+    weekly_workflow_cron: str = "0 9 * * 1"
+    max_workflow_duration_seconds: int = Field(default=3600, gt=0)
+    forecast_days_ahead: int = Field(default=7, gt=0)
+    procurement_days_ahead: int = Field(default=14, gt=0)
+    inventory_days_ahead: int = Field(default=14, gt=0)
+    run_lock_ttl_seconds: int = Field(default=3900, gt=0)
+
+    # Wiring produced by the deploy (template outputs / local cloud).
+    daily_state_machine_arn: str = ""
+    manifest_bucket: str = ""
+    instance_id: str = "local"
+    stage: str = "local"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+    def service_url(self, service: str) -> str:
+        explicit = getattr(self, f"{service}_service_url", "")
+        return (explicit or self.platform_base_url).rstrip("/")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests and the local cloud change the environment between runs)."""
+    get_settings.cache_clear()
