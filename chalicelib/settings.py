@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     redis_url: str = ""
     rabbitmq_url: str = ""
+    event_log_path: str = ""  # where events go without RabbitMQ (default .local/events.jsonl)
 
     # Platform services (the simulator serves them all from one base URL locally).
     platform_base_url: str = "http://127.0.0.1:8019"
@@ -43,6 +44,8 @@ class Settings(BaseSettings):
     procurement_days_ahead: int = Field(default=14, gt=0)
     inventory_days_ahead: int = Field(default=14, gt=0)
     run_lock_ttl_seconds: int = Field(default=3900, gt=0)
+    # Timezones that get their own scope (and their own local 08:00) besides each workflow's own.
+    scope_timezones: str = "Europe/Madrid,Atlantic/Canary"
 
     # Wiring produced by the deploy (template outputs / local cloud).
     daily_state_machine_arn: str = ""
@@ -65,5 +68,15 @@ def get_settings() -> Settings:
 
 
 def reset_settings() -> None:
-    """Forget cached settings (tests and the local cloud change the environment between runs)."""
+    """Forget cached settings and every client built from them (tests and the local cloud change the
+    environment between runs)."""
     get_settings.cache_clear()
+    from chalicelib.adapters.platform import get_platform_client
+    from chalicelib.adapters.redis_store import get_redis
+    from chalicelib.adapters.stepfunctions import get_sfn_client
+    from chalicelib.db.engine import dispose_engines
+
+    get_platform_client.cache_clear()
+    get_redis.cache_clear()
+    get_sfn_client.cache_clear()
+    dispose_engines()

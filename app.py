@@ -1,0 +1,107 @@
+"""The Chalice app: wiring only. Routes come from blueprints; each Lambda step hands its event to one
+function in chalicelib (imported lazily so each function's cold start loads only what it needs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Chalice
+
+from chalicelib.api import api
+
+app = Chalice(app_name="bakery-orchestrator")
+app.register_blueprint(api, url_prefix="/api/v1/orchestrator")
+
+
+# --- dispatch (EventBridge rule target) ---------------------------------------------------------------
+@app.lambda_function(name="dispatch")
+def dispatch(event: Any, context: Any) -> Any:
+    from chalicelib.steps.dispatch import dispatch as run
+
+    return run(event)
+
+
+# --- run-level steps ----------------------------------------------------------------------------------
+@app.lambda_function(name="start_run")
+def start_run(event: Any, context: Any) -> Any:
+    from chalicelib.steps.run_steps import start_run as run
+
+    return run(event)
+
+
+@app.lambda_function(name="list_tenants")
+def list_tenants(event: Any, context: Any) -> Any:
+    from chalicelib.steps.run_steps import list_tenants as run
+
+    return run(event)
+
+
+@app.lambda_function(name="record_tenant_failure")
+def record_tenant_failure(event: Any, context: Any) -> Any:
+    from chalicelib.steps.run_steps import record_tenant_failure as run
+
+    return run(event)
+
+
+@app.lambda_function(name="finish_run")
+def finish_run(event: Any, context: Any) -> Any:
+    from chalicelib.steps.run_steps import finish_run as run
+
+    return run(event)
+
+
+@app.lambda_function(name="fail_run")
+def fail_run(event: Any, context: Any) -> Any:
+    from chalicelib.steps.run_steps import fail_run as run
+
+    return run(event)
+
+
+@app.lambda_function(name="publish_events")
+def publish_events(event: Any, context: Any) -> Any:
+    from chalicelib.steps.publish import publish_events as run
+
+    return run(event)
+
+
+# --- per-tenant steps ---------------------------------------------------------------------------------
+@app.lambda_function(name="generate_forecasts")
+def generate_forecasts(event: Any, context: Any) -> Any:
+    from chalicelib.steps.tenant_steps import generate_forecasts as run
+
+    return run(event)
+
+
+@app.lambda_function(name="plan_production")
+def plan_production(event: Any, context: Any) -> Any:
+    from chalicelib.steps.tenant_steps import plan_production as run
+
+    return run(event)
+
+
+@app.lambda_function(name="calculate_procurement")
+def calculate_procurement(event: Any, context: Any) -> Any:
+    from chalicelib.steps.tenant_steps import calculate_procurement as run
+
+    return run(event)
+
+
+@app.lambda_function(name="project_inventory")
+def project_inventory(event: Any, context: Any) -> Any:
+    from chalicelib.steps.tenant_steps import project_inventory as run
+
+    return run(event)
+
+
+@app.lambda_function(name="validate_forecasts")
+def validate_forecasts(event: Any, context: Any) -> Any:
+    from chalicelib.steps.tenant_steps import validate_forecasts as run
+
+    return run(event)
+
+
+@app.lambda_function(name="send_daily_summary")
+def send_daily_summary(event: Any, context: Any) -> Any:
+    from chalicelib.steps.tenant_steps import send_daily_summary as run
+
+    return run(event)

@@ -1,0 +1,1 @@
+"""Adapters to the outside world: platform services, Redis, Step Functions, RabbitMQ."""

@@ -1,0 +1,122 @@
+"""Payloads passed between the state machine's steps (pydantic v2; evolve by adding optional fields)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Tier = Literal["starter", "professional", "enterprise"]
+TenantStatus = Literal["active", "suspended", "cancelled"]
+Trigger = Literal["scheduled", "manual", "catchup", "retry"]
+
+# Pipeline order per tenant; RecordTenantFailure blames the first step without a completed row.
+DAILY_STEPS: tuple[str, ...] = (
+    "generate_forecasts",
+    "plan_production",
+    "calculate_procurement",
+    "project_inventory",
+    "validate_forecasts",
+    "send_daily_summary",
+)
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tenant(BaseModel):
+    """A bakery as the tenant service describes it (extra fields from the service are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str
+    status: TenantStatus = "active"
+    subscription_tier: Tier = "starter"
+    timezone: str = "Europe/Madrid"
+    parent_tenant_id: str | None = None
+    country: str | None = "ES"
+    subdivision: str | None = None
+
+
+class RunRequest(Payload):
+    """The state machine's input, written by the dispatcher (or an operator's manual trigger)."""
+
+    workflow_name: str = Field(min_length=1, max_length=100)
+    scope: str = Field(min_length=1, max_length=64)
+    run_date: date
+    trigger: Trigger = "scheduled"
+    tenant_ids: list[str] | None = None
+    fencing_token: int | None = None
+    lock_key: str | None = None
+
+
+class RunRef(Payload):
+    """What every step after StartRun receives to find its run."""
+
+    execution_id: str
+    execution_name: str
+    workflow_name: str
+    scope: str
+    run_date: date
+    fencing_token: int | None = None
+    lock_key: str | None = None
+
+
+class TenantRef(Payload):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str = ""
+    subscription_tier: Tier = "starter"
+    timezone: str = "Europe/Madrid"
+
+
+class TenantStepInput(Payload):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    run: RunRef
+    tenant: TenantRef
+    results: dict[str, Any] = Field(default_factory=dict)
+
+
+class TaskError(Payload):
+    """What a Catch puts at ResultPath: the error name and its cause (the Lambda error envelope as JSON)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    Error: str = "States.TaskFailed"
+    Cause: str | None = None
+
+
+class TenantFailureInput(Payload):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    run: RunRef
+    tenant: TenantRef
+    error: TaskError
+
+
+class FailRunInput(Payload):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    execution_name: str
+    error: TaskError
+    request: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunSummary(BaseModel):
+    execution_id: str
+    execution_name: str
+    workflow_name: str
+    status: str
+    tenants_total: int
+    tenants_processed: int
+    tenants_failed: int
+    tenants_skipped: int
+    steps_total: int
+    steps_completed: int
+    steps_failed: int
+    duration_seconds: float

@@ -1,0 +1,60 @@
+"""The bridge: drain the outbox to the event sink. A row is marked published only after the sink
+accepted it, so a broker outage leaves events in the outbox for the next drain (nothing is lost)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+
+from chalicelib.adapters.events import EventSink, open_sink
+from chalicelib.db.engine import session_scope
+from chalicelib.db.models import OutboxEvent
+from chalicelib.observability import get_logger
+
+BATCH_SIZE = 100
+
+
+def publish_events(event: Any = None, *, sink: EventSink | None = None, max_batches: int = 50) -> dict[str, Any]:
+    published = failed = 0
+    own_sink = sink is None
+    try:
+        sink = sink or open_sink()
+    except Exception as exc:  # broker down: the events wait in the outbox
+        get_logger().warning("event sink unavailable", extra={"error": str(exc)})
+        return {"published": 0, "failed": 0, "pending": _pending(), "error": f"{type(exc).__name__}: {exc}"}
+    try:
+        for _ in range(max_batches):
+            with session_scope() as session:
+                query = select(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+                query = query.order_by(OutboxEvent.created_at).limit(BATCH_SIZE)
+                if session.get_bind().dialect.name == "postgresql":
+                    query = query.with_for_update(skip_locked=True)  # two drainers never take the same row
+                rows = list(session.scalars(query))
+                if not rows:
+                    break
+                for row in rows:
+                    try:
+                        sink.publish(message_id=str(row.id), routing_key=row.routing_key, payload=row.payload)
+                    except Exception as exc:  # noqa: BLE001 - any sink failure leaves the row pending
+                        row.attempts += 1
+                        row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                        failed += 1
+                        break
+                    row.published_at = datetime.now(timezone.utc)
+                    row.attempts += 1
+                    published += 1
+            if failed:
+                break
+    finally:
+        if own_sink and sink is not None:
+            sink.close()
+    return {"published": published, "failed": failed, "pending": _pending()}
+
+
+def _pending() -> int:
+    from sqlalchemy import func
+
+    with session_scope() as session:
+        return int(session.scalar(select(func.count()).where(OutboxEvent.published_at.is_(None))) or 0)

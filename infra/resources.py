@@ -1,0 +1,157 @@
+"""The one description of the deployed resources, shared by the AWS template and the local cloud.
+
+Functions come from `app.py` (names, handlers) and `.chalice/config.json` (timeouts, memory, env, per
+stage); state machines from `statemachines/*.asl.json`; EventBridge rules from the workflows' schedules.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from chalicelib.domain.schedule import rule_expression, utc_rule_times
+from chalicelib.settings import PROJECT_ROOT, Settings, get_settings
+from chalicelib.workflows import default_workflows
+
+APP_NAME = "bakery-orchestrator"
+CHALICE_CONFIG = PROJECT_ROOT / ".chalice" / "config.json"
+STATE_MACHINE_DIR = PROJECT_ROOT / "statemachines"
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str  # the Chalice name, e.g. "generate_forecasts"
+    handler: str  # e.g. "app.generate_forecasts"
+    timeout: int
+    memory: int
+    environment: dict[str, str]
+
+    def physical_name(self, stage: str) -> str:
+        return f"{APP_NAME}-{stage}-{self.name}"  # Chalice's own naming
+
+    @property
+    def logical_id(self) -> str:
+        return pascal(self.name)  # Chalice's SAM logical id
+
+
+@dataclass(frozen=True)
+class StateMachineSpec:
+    workflow: str
+    definition_path: Path
+    type: str = "STANDARD"
+
+    @property
+    def logical_id(self) -> str:
+        return f"{pascal(self.workflow)}StateMachine"
+
+    def physical_name(self, stage: str) -> str:
+        return f"{APP_NAME}-{stage}-{self.workflow}"
+
+    @property
+    def arn_env_var(self) -> str:
+        return f"{self.workflow.upper()}_STATE_MACHINE_ARN"
+
+    def definition(self) -> str:
+        return self.definition_path.read_text(encoding="utf-8")
+
+    def placeholders(self) -> set[str]:
+        return set(PLACEHOLDER.findall(self.definition()))
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    name: str
+    schedule_expression: str
+    target_function: str
+    description: str = ""
+    input: str | None = None
+    input_transformer: dict[str, Any] | None = field(default=None)
+
+    @property
+    def logical_id(self) -> str:
+        return pascal(self.name.replace("-", "_")) + "Rule"
+
+
+def pascal(snake: str) -> str:
+    return "".join(part.capitalize() for part in snake.split("_") if part)
+
+
+def placeholder_for(function_name: str) -> str:
+    """`generate_forecasts` -> `GenerateForecastsFunctionArn` (the ASL's ${...} name)."""
+    return f"{pascal(function_name)}FunctionArn"
+
+
+def functions(stage: str = "local") -> list[FunctionSpec]:
+    from chalice.config import Config
+
+    from app import app
+
+    disk = json.loads(CHALICE_CONFIG.read_text(encoding="utf-8"))
+    specs = []
+    for fn in app.pure_lambda_functions:
+        config = Config(chalice_stage=stage, function_name=fn.name, config_from_disk=disk)
+        specs.append(FunctionSpec(
+            name=fn.name,
+            handler=fn.handler_string,
+            timeout=int(config.lambda_timeout),
+            memory=int(config.lambda_memory_size),
+            environment=dict(config.environment_variables),
+        ))
+    return specs
+
+
+def state_machines() -> list[StateMachineSpec]:
+    return [StateMachineSpec("daily_operations", STATE_MACHINE_DIR / "daily_operations.asl.json")]
+
+
+def substitutions(machine: StateMachineSpec, arn_of: dict[str, str]) -> dict[str, str]:
+    """Placeholder -> value, given each function's ARN by function name. Fails on a missing one."""
+    values = {placeholder_for(name): arn for name, arn in arn_of.items()}
+    missing = machine.placeholders() - values.keys()
+    if missing:
+        raise KeyError(f"{machine.definition_path.name}: no value for placeholders {sorted(missing)}")
+    return {name: values[name] for name in machine.placeholders()}
+
+
+def render_definition(machine: StateMachineSpec, values: dict[str, str]) -> str:
+    text = machine.definition()
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+
+
+def dispatch_input_transformer(workflow: str) -> dict[str, Any]:
+    # The dispatcher needs the firing instant, so the event's time and id go into its input.
+    template = '{"workflow_name": "%s", "time": <time>, "event_id": <id>}' % workflow
+    return {"InputPathsMap": {"time": "$.time", "id": "$.id"}, "InputTemplate": template}
+
+
+def rules(settings: Settings | None = None, *, now: datetime | None = None) -> list[RuleSpec]:
+    """One rule per workflow and UTC minute its local time can fall on, plus the outbox drain."""
+    settings = settings or get_settings()
+    now = now or datetime.now(timezone.utc)
+    extra_zones = [z.strip() for z in settings.scope_timezones.split(",") if z.strip()]
+    specs: list[RuleSpec] = []
+    for workflow in default_workflows(settings):
+        if workflow["name"] not in {m.workflow for m in state_machines()}:
+            continue
+        zones = sorted({workflow["timezone"], *extra_zones})
+        for minute, hour in utc_rule_times(workflow["cron_expression"], zones, start=now):
+            specs.append(RuleSpec(
+                name=f"{workflow['name'].replace('_', '-')}-{hour:02d}{minute:02d}-utc",
+                schedule_expression=rule_expression(minute, hour),
+                target_function="dispatch",
+                description=f"{workflow['name']} at {workflow['cron_expression']} local in {', '.join(zones)}",
+                input_transformer=dispatch_input_transformer(workflow["name"]),
+            ))
+    specs.append(RuleSpec(
+        name="outbox-drain",
+        schedule_expression="rate(1 minute)",
+        target_function="publish_events",
+        description="Publishes any event left in the outbox",
+        input='{"source": "schedule"}',
+    ))
+    return specs
