@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Tier = Literal["starter", "professional", "enterprise"]
 TenantStatus = Literal["active", "suspended", "cancelled"]
@@ -79,7 +79,21 @@ class TenantStepInput(Payload):
 
     run: RunRef
     tenant: TenantRef
+    # Earlier steps' summaries by step name. After the Parallel state this arrives as one dict per
+    # branch; they are merged here so a step reads `results["plan_production"]` either way.
     results: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("results", mode="before")
+    @classmethod
+    def _merge_branches(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            merged: dict[str, Any] = {}
+            for branch in value:
+                if not isinstance(branch, dict):
+                    raise ValueError("each parallel branch result must be an object")
+                merged.update(branch)
+            return merged
+        return value
 
 
 class TaskError(Payload):

@@ -51,12 +51,11 @@ def _validate_forecasts(req: TenantStepInput) -> tuple[dict[str, Any], str]:
 
 
 def _send_daily_summary(req: TenantStepInput) -> tuple[dict[str, Any], str]:
-    chain = req.results.get("chain") or {}
-    validation = req.results.get("validation") or {}
-    forecast = chain.get("generate_forecasts") or {}
-    production = chain.get("plan_production") or {}
-    procurement = chain.get("calculate_procurement") or {}
-    inventory = chain.get("project_inventory") or {}
+    forecast = req.results.get("generate_forecasts") or {}
+    production = req.results.get("plan_production") or {}
+    procurement = req.results.get("calculate_procurement") or {}
+    inventory = req.results.get("project_inventory") or {}
+    validation = req.results.get("validate_forecasts") or {}
     lines = [
         f"Forecast: {forecast.get('products', 0)} products, {forecast.get('total_units', 0):.0f} units over "
         f"{get_settings().forecast_days_ahead} days",

@@ -1,0 +1,200 @@
+"""The local stack used by `make run`, the tests and the benchmarks (one way to set everything up)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bakery_sim.server import SimulatorServer
+from localcloud.clock import EventBridgeClock, Firing
+from localcloud.server import LocalCloud
+
+from chalicelib import store
+from chalicelib.db.engine import session_scope
+from chalicelib.db.migrate import upgrade
+from chalicelib.settings import PROJECT_ROOT, reset_settings
+from chalicelib.workflows import ensure_default_workflows
+from infra.deploy import Deployment, deploy
+
+DEFAULT_DATA_DIR = PROJECT_ROOT / ".local"
+TERMINAL_SFN = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedRedis:
+    """A Redis-protocol server in a thread (fakeredis), shared by every process of the local stack."""
+
+    def __init__(self, port: int = 0) -> None:
+        from fakeredis import TcpFakeServer
+
+        self._server = TcpFakeServer(("127.0.0.1", port or _free_port()), server_type="redis")
+        self._server.daemon_threads = True
+        self.url = f"redis://127.0.0.1:{self._server.server_address[1]}/0"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-redis", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@dataclass
+class RunResult:
+    execution_name: str
+    sfn_status: str
+    summary: dict[str, Any]
+    duration_seconds: float
+
+
+class Stack:
+    def __init__(
+        self,
+        *,
+        database_url: str | None = None,
+        redis_url: str | None = None,
+        rabbitmq_url: str | None = None,
+        tenants: list[dict[str, Any]] | None = None,
+        data_dir: Path = DEFAULT_DATA_DIR,
+        stage: str = "local",
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.database_url = database_url or f"sqlite:///{data_dir / 'orchestrator.db'}"
+        self.redis_url = redis_url
+        self.rabbitmq_url = rabbitmq_url or ""
+        self.stage = stage
+        self._tenants = tenants
+        self._extra_env = extra_env or {}
+        self.embedded_redis: EmbeddedRedis | None = None
+        self.simulator: SimulatorServer | None = None
+        self.cloud: LocalCloud | None = None
+        self.deployment: Deployment | None = None
+        self.clock: EventBridgeClock | None = None
+        self.env: dict[str, str] = {}
+
+    def start(self) -> Stack:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.redis_url:
+            self.embedded_redis = EmbeddedRedis()
+            self.redis_url = self.embedded_redis.url
+        self.simulator = SimulatorServer(tenants=self._tenants).start()
+        self.cloud = LocalCloud().start()
+        self.env = {
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "RABBITMQ_URL": self.rabbitmq_url,
+            "PLATFORM_BASE_URL": self.simulator.url,
+            "EVENT_LOG_PATH": str(self.data_dir / "events.jsonl"),
+            "STAGE": self.stage,
+            **self.cloud.env(),
+            **self._extra_env,
+        }
+        os.environ.update(self.env)
+        reset_settings()
+        upgrade(self.database_url)
+        with session_scope() as session:
+            ensure_default_workflows(session)
+        clients = {name: self.cloud.client(name) for name in ("lambda", "stepfunctions", "events", "iam")}
+        self.deployment = deploy(clients, stage=self.stage, environment=self.env)
+        self.env.update(self.deployment.environment())
+        os.environ.update(self.deployment.environment())
+        self.clock = EventBridgeClock(self.cloud.client("events"), self.cloud.client("lambda"))
+        return self
+
+    def stop(self) -> None:
+        for part in (self.simulator, self.cloud, self.embedded_redis):
+            if part is not None:
+                part.stop()
+        reset_settings()
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- driving runs ---------------------------------------------------------------------------------
+    def fire(self, at: datetime) -> list[Firing]:
+        assert self.clock is not None
+        return self.clock.fire(at)
+
+    def dispatches(self, firings: list[Firing]) -> list[dict[str, Any]]:
+        """The dispatcher's answers among the firings (what ran, what was not due)."""
+        return [f.response_payload for f in firings
+                if f.target_id == "dispatch" and isinstance(f.response_payload, dict)]
+
+    def execution_arn(self, execution_name: str, workflow: str = "daily_operations") -> str:
+        assert self.deployment is not None
+        machine = self.deployment.state_machine_arns[workflow]
+        return machine.replace(":stateMachine:", ":execution:") + f":{execution_name}"
+
+    def wait(
+        self,
+        execution_name: str,
+        *,
+        timeout: float = 600,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+        poll: float = 0.25,
+    ) -> RunResult:
+        """Poll the execution until it ends; report progress read from the database meanwhile."""
+        assert self.cloud is not None
+        sfn = self.cloud.client("stepfunctions")
+        arn = self.execution_arn(execution_name)
+        started = time.monotonic()
+        deadline = started + timeout
+        while True:
+            description = sfn.describe_execution(executionArn=arn)
+            status = description["status"]
+            if on_progress is not None:
+                on_progress(self.progress(execution_name))
+            if status in TERMINAL_SFN:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution_name} still {status} after {timeout:.0f} s")
+            time.sleep(poll)
+        return RunResult(execution_name, status, self.summary(execution_name), time.monotonic() - started)
+
+    def progress(self, execution_name: str) -> dict[str, Any]:
+        with session_scope() as session:
+            execution = store.get_execution_by_name(session, execution_name)
+            if execution is None:
+                return {"status": "starting", "tenants_total": 0, "tenants_processed": 0, "tenants_failed": 0,
+                        "steps_total": 0, "steps_completed": 0, "steps_failed": 0}
+            live = store.progress(session, str(execution.id), final_step="send_daily_summary")
+            return {"status": execution.status, "tenants_total": execution.tenants_total,
+                    "steps_total": execution.steps_total, **live}
+
+    def summary(self, execution_name: str) -> dict[str, Any]:
+        with session_scope() as session:
+            execution = store.get_execution_by_name(session, execution_name)
+            if execution is None:
+                return {"execution_name": execution_name, "status": "not_recorded"}
+            return {
+                "execution_name": execution_name,
+                "execution_id": str(execution.id),
+                "workflow_name": execution.workflow_name,
+                "scope": execution.scope,
+                "run_date": execution.run_date.isoformat() if execution.run_date else None,
+                "status": execution.status,
+                "tenants_total": execution.tenants_total,
+                "tenants_processed": execution.tenants_processed,
+                "tenants_failed": execution.tenants_failed,
+                "tenants_skipped": execution.tenants_skipped,
+                "steps_total": execution.steps_total,
+                "steps_completed": execution.steps_completed,
+                "steps_failed": execution.steps_failed,
+                "duration_seconds": round(execution.duration_seconds or 0.0, 3),
+                "error_message": execution.error_message,
+            }
