@@ -6,6 +6,7 @@ by the stage config (`.chalice/config.json`), the CloudFormation template or the
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,7 +18,7 @@ DEFAULT_SQLITE_PATH = PROJECT_ROOT / ".local" / "orchestrator.db"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True)
 
     # Persistence and coordination. Empty DATABASE_URL -> the embedded SQLite file.
     database_url: str = ""
@@ -62,15 +63,27 @@ class Settings(BaseSettings):
         return (explicit or self.platform_base_url).rstrip("/")
 
 
-@lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """Settings for the current environment, cached per distinct environment.
+
+    On the local cloud several deployments (stages) may share one process and the Lambda runner applies
+    each function's environment before a call, so the cache follows the environment, not the process.
+    """
+    return _settings_for(tuple(os.environ.get(name.upper()) for name in _FIELDS))
+
+
+_FIELDS = tuple(Settings.model_fields)
+
+
+@lru_cache(maxsize=16)
+def _settings_for(_env: tuple[str | None, ...]) -> Settings:
     return Settings()
 
 
 def reset_settings() -> None:
     """Forget cached settings and every client built from them (tests and the local cloud change the
     environment between runs)."""
-    get_settings.cache_clear()
+    _settings_for.cache_clear()
     from chalicelib.adapters.platform import get_platform_client
     from chalicelib.adapters.redis_store import get_redis
     from chalicelib.adapters.stepfunctions import get_sfn_client

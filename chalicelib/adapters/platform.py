@@ -97,7 +97,14 @@ class PlatformClient:
         return self._call("notification", "POST", "/api/v1/notifications/send", json=payload)
 
 
-@cache
 def get_platform_client() -> PlatformClient:
     """Built lazily and reused across invocations of a warm Lambda (keep-alive connections)."""
-    return PlatformClient()
+    return _client_for(get_settings())
+
+
+@cache
+def _client_for(settings: Settings) -> PlatformClient:
+    return PlatformClient(settings=settings)
+
+
+get_platform_client.cache_clear = _client_for.cache_clear  # type: ignore[attr-defined]

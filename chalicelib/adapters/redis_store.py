@@ -65,9 +65,16 @@ class RunLocks:
             raise LockUnavailableError(f"Redis unreachable, lock {key} not released: {exc}") from exc
 
 
-@cache
 def get_redis() -> redis.Redis:
     url = get_settings().redis_url
     if not url:
         raise LockUnavailableError("REDIS_URL is not set: runs need Redis for their locks")
+    return _redis_for(url)
+
+
+@cache
+def _redis_for(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30)
+
+
+get_redis.cache_clear = _redis_for.cache_clear  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,14 @@ class Executions:
         return StartResult(name, response["executionArn"], already_existed=False)
 
 
-@cache
 def get_sfn_client() -> SFNClient:
     # Endpoint comes from AWS_ENDPOINT_URL on the local cloud; never an endpoint_url in code.
+    return _client_for(os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_DEFAULT_REGION"))
+
+
+@cache
+def _client_for(_endpoint: str | None, _region: str | None) -> SFNClient:
     return boto3.client("stepfunctions")
+
+
+get_sfn_client.cache_clear = _client_for.cache_clear  # type: ignore[attr-defined]
