@@ -1,0 +1,47 @@
+"""Shared fixtures. Real Postgres/Redis for integration tests: the machine's own services (started by
+`make test` through localstack/ensure-services.sh), never mocks."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+for path in (str(ROOT), str(ROOT / "localstack")):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/postgres")
+PG_TEST_DB = os.environ.get("TEST_PG_DATABASE", "orchestrator_test")
+REAL_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh Postgres database for this test session."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{PG_TEST_DB}"'))
+    admin.dispose()
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_TEST_DB}"
+
+
+@pytest.fixture(scope="session")
+def real_redis_url() -> str:
+    import redis
+
+    client = redis.Redis.from_url(REAL_REDIS_URL)
+    client.flushdb()
+    client.close()
+    return REAL_REDIS_URL
