@@ -83,6 +83,13 @@ class Stack:
         self.deployment: Deployment | None = None
         self.clock: EventBridgeClock | None = None
         self.env: dict[str, str] = {}
+        self._saved_environ: dict[str, str] | None = None
+
+    def _apply_environ(self, values: dict[str, str]) -> None:
+        if self._saved_environ is None:
+            self._saved_environ = dict(os.environ)
+        os.environ.update(values)
+        reset_settings()
 
     def start(self) -> Stack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -101,22 +108,28 @@ class Stack:
             **self.cloud.env(),
             **self._extra_env,
         }
-        os.environ.update(self.env)
-        reset_settings()
+        self._apply_environ(self.env)
         upgrade(self.database_url)
         with session_scope() as session:
             ensure_default_workflows(session)
         clients = {name: self.cloud.client(name) for name in ("lambda", "stepfunctions", "events", "iam")}
         self.deployment = deploy(clients, stage=self.stage, environment=self.env)
         self.env.update(self.deployment.environment())
-        os.environ.update(self.deployment.environment())
+        self._apply_environ(self.deployment.environment())
         self.clock = EventBridgeClock(self.cloud.client("events"), self.cloud.client("lambda"))
         return self
 
     def stop(self) -> None:
+        """Stop what this stack started, forget its cloud resources and restore the environment."""
+        if self.cloud is not None:
+            self.cloud.reset()  # moto's backends are process-wide: leave nothing for the next stack
         for part in (self.simulator, self.cloud, self.embedded_redis):
             if part is not None:
                 part.stop()
+        if self._saved_environ is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_environ)
+            self._saved_environ = None
         reset_settings()
 
     def __enter__(self) -> Stack:

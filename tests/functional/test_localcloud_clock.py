@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from localcloud import EventBridgeClock, LocalCloud, ScheduleError, parse_schedule
 from localcloud.clock import is_due, json_path, target_input
-from tests.functional.localcloud_handlers.support import create_function, shared_cloud, unique
+from tests.functional.localcloud_handlers.support import (
+    create_function,
+    shared_cloud,
+    unique,
+)
 
 UTC = timezone.utc
 
@@ -30,7 +33,11 @@ def cloud() -> LocalCloud:
         ("cron(0 7 ? * 2-6 *)", datetime(2025, 1, 10, 7, 0), True),  # numeric MON-FRI
         # every day at 06:00
         ("cron(0 6 * * ? *)", datetime(2025, 3, 1, 6, 0), True),
-        ("cron(0 6 * * ? *)", datetime(2025, 3, 1, 6, 0, 59), True),  # minute granularity
+        (
+            "cron(0 6 * * ? *)",
+            datetime(2025, 3, 1, 6, 0, 59),
+            True,
+        ),  # minute granularity
         ("cron(0 6 * * ? *)", datetime(2025, 3, 1, 7, 0), False),
         # every 15 minutes
         ("cron(0/15 * * * ? *)", datetime(2025, 3, 1, 13, 45), True),
@@ -46,8 +53,16 @@ def cloud() -> LocalCloud:
         ("cron(0 12 L * ? *)", datetime(2025, 2, 28, 12, 0), True),
         ("cron(0 12 L * ? *)", datetime(2025, 1, 30, 12, 0), False),
         # W, LW, #, nL
-        ("cron(0 8 15W * ? *)", datetime(2025, 3, 14, 8, 0), True),  # 15th is a Saturday -> Friday
-        ("cron(0 8 1W * ? *)", datetime(2025, 3, 3, 8, 0), True),  # 1st is a Saturday -> Monday 3rd
+        (
+            "cron(0 8 15W * ? *)",
+            datetime(2025, 3, 14, 8, 0),
+            True,
+        ),  # 15th is a Saturday -> Friday
+        (
+            "cron(0 8 1W * ? *)",
+            datetime(2025, 3, 3, 8, 0),
+            True,
+        ),  # 1st is a Saturday -> Monday 3rd
         ("cron(0 8 LW * ? *)", datetime(2025, 5, 30, 8, 0), True),  # 31st is a Saturday
         ("cron(0 8 ? * 2#1 *)", datetime(2025, 4, 7, 8, 0), True),  # first Monday
         ("cron(0 8 ? * 2#1 *)", datetime(2025, 4, 14, 8, 0), False),
@@ -59,7 +74,11 @@ def cloud() -> LocalCloud:
         ("cron(0 0 1 * ? 2026)", datetime(2026, 1, 1, 0, 0), True),
         ("cron(0 0 1 * ? 2024-2025)", datetime(2026, 1, 1, 0, 0), False),
         # evaluated in UTC: 07:00+02:00 is 05:00 UTC
-        ("cron(0 5 * * ? *)", datetime(2025, 6, 2, 7, 0, tzinfo=timezone(timedelta(hours=2))), True),
+        (
+            "cron(0 5 * * ? *)",
+            datetime(2025, 6, 2, 7, 0, tzinfo=timezone(timedelta(hours=2))),
+            True,
+        ),
         # rate rules, aligned to the epoch by their period
         ("rate(1 minute)", datetime(2025, 3, 1, 13, 47), True),
         ("rate(5 minutes)", datetime(2025, 3, 1, 13, 45), True),
@@ -99,11 +118,19 @@ def test_invalid_schedules_are_rejected(expr: str) -> None:
 
 def test_json_path_and_input_transformer() -> None:
     # GIVEN a scheduled event and a transformer mixing JSON and text placeholders
-    event = {"time": "2025-01-06T07:00:00Z", "detail": {"items": [{"id": "a"}]}, "detail-type": "Scheduled Event"}
+    event = {
+        "time": "2025-01-06T07:00:00Z",
+        "detail": {"items": [{"id": "a"}]},
+        "detail-type": "Scheduled Event",
+    }
     rule = {"Name": "r", "Arn": "arn:aws:events:eu-west-1:123456789012:rule/r"}
     target = {
         "InputTransformer": {
-            "InputPathsMap": {"t": "$.time", "first": "$.detail.items[0]", "kind": "$['detail-type']"},
+            "InputPathsMap": {
+                "t": "$.time",
+                "first": "$.detail.items[0]",
+                "kind": "$['detail-type']",
+            },
             "InputTemplate": '{"at": <t>, "item": <first>, "label": "<kind> for <aws.events.rule-name>"}',
         }
     }
@@ -139,9 +166,14 @@ def _mine(firings: list, *rules: str) -> list:
 def test_fire_invokes_lambda_targets_with_their_input(cloud: LocalCloud) -> None:
     # GIVEN a weekday-07:00 rule with three Lambda targets (plain, Input, InputTransformer)
     # and an SQS target the clock does not deliver to
-    fn = create_function(cloud, "tests.functional.localcloud_handlers.basic.ok", prefix="clock")
+    fn = create_function(
+        cloud, "tests.functional.localcloud_handlers.basic.ok", prefix="clock"
+    )
     arn = fn["FunctionArn"]
-    transformer = {"InputPathsMap": {"t": "$.time"}, "InputTemplate": '{"scheduled_for": <t>, "mode": "catch-up"}'}
+    transformer = {
+        "InputPathsMap": {"t": "$.time"},
+        "InputTemplate": '{"scheduled_for": <t>, "mode": "catch-up"}',
+    }
     rule = _rule_with_targets(
         cloud,
         "cron(0 7 ? * MON-FRI *)",
@@ -163,7 +195,9 @@ def test_fire_invokes_lambda_targets_with_their_input(cloud: LocalCloud) -> None
     assert event["time"] == "2025-01-06T07:00:00Z"
     assert event["account"] == "123456789012"
     assert event["region"] == cloud.region
-    assert event["resources"] == [f"arn:aws:events:{cloud.region}:123456789012:rule/{rule}"]
+    assert event["resources"] == [
+        f"arn:aws:events:{cloud.region}:123456789012:rule/{rule}"
+    ]
     assert event["detail"] == {}
     assert firings["plain"].response_payload["echo"] == event
     assert firings["constant"].response_payload["echo"] == {"job": "bake"}
@@ -171,13 +205,19 @@ def test_fire_invokes_lambda_targets_with_their_input(cloud: LocalCloud) -> None
         "scheduled_for": "2025-01-06T07:00:00Z",
         "mode": "catch-up",
     }
-    assert all(f.function_error is None and f.event_time == monday_7 for f in firings.values())
+    assert all(
+        f.function_error is None and f.event_time == monday_7 for f in firings.values()
+    )
 
 
 def test_same_instant_gives_same_event_id(cloud: LocalCloud) -> None:
     # GIVEN an hourly rule
-    fn = create_function(cloud, "tests.functional.localcloud_handlers.basic.ok", prefix="clock")
-    rule = _rule_with_targets(cloud, "rate(1 hour)", [{"Id": "t", "Arn": fn["FunctionArn"]}])
+    fn = create_function(
+        cloud, "tests.functional.localcloud_handlers.basic.ok", prefix="clock"
+    )
+    rule = _rule_with_targets(
+        cloud, "rate(1 hour)", [{"Id": "t", "Arn": fn["FunctionArn"]}]
+    )
     clock = _clock(cloud)
     at = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
     # WHEN the same instant is fired twice, and the next hour once
@@ -191,18 +231,33 @@ def test_same_instant_gives_same_event_id(cloud: LocalCloud) -> None:
 
 def test_not_due_disabled_and_catch_up(cloud: LocalCloud) -> None:
     # GIVEN a 15-minute rule, a disabled rule and a rule whose handler fails
-    ok = create_function(cloud, "tests.functional.localcloud_handlers.basic.ok", prefix="clock")
-    boom = create_function(cloud, "tests.functional.localcloud_handlers.basic.boom", prefix="clock")
-    every_15 = _rule_with_targets(cloud, "cron(0/15 * * * ? *)", [{"Id": "t", "Arn": ok["FunctionArn"]}])
-    disabled = _rule_with_targets(cloud, "rate(1 minute)", [{"Id": "t", "Arn": ok["FunctionArn"]}])
+    ok = create_function(
+        cloud, "tests.functional.localcloud_handlers.basic.ok", prefix="clock"
+    )
+    boom = create_function(
+        cloud, "tests.functional.localcloud_handlers.basic.boom", prefix="clock"
+    )
+    every_15 = _rule_with_targets(
+        cloud, "cron(0/15 * * * ? *)", [{"Id": "t", "Arn": ok["FunctionArn"]}]
+    )
+    disabled = _rule_with_targets(
+        cloud, "rate(1 minute)", [{"Id": "t", "Arn": ok["FunctionArn"]}]
+    )
     cloud.client("events").disable_rule(Name=disabled)
-    failing = _rule_with_targets(cloud, "cron(30 * * * ? *)", [{"Id": "t", "Arn": boom["FunctionArn"]}])
+    failing = _rule_with_targets(
+        cloud, "cron(30 * * * ? *)", [{"Id": "t", "Arn": boom["FunctionArn"]}]
+    )
     clock = _clock(cloud)
     # WHEN fired at a non-due instant
-    not_due = _mine(clock.fire(datetime(2025, 1, 6, 9, 7, tzinfo=UTC)), every_15, disabled, failing)
+    not_due = _mine(
+        clock.fire(datetime(2025, 1, 6, 9, 7, tzinfo=UTC)), every_15, disabled, failing
+    )
     # AND run over an hour of catch-up starting mid-minute
     caught_up = _mine(
-        clock.run(datetime(2025, 1, 6, 9, 0, 30, tzinfo=UTC), datetime(2025, 1, 6, 10, 0, tzinfo=UTC)),
+        clock.run(
+            datetime(2025, 1, 6, 9, 0, 30, tzinfo=UTC),
+            datetime(2025, 1, 6, 10, 0, tzinfo=UTC),
+        ),
         every_15,
         disabled,
         failing,
@@ -210,7 +265,9 @@ def test_not_due_disabled_and_catch_up(cloud: LocalCloud) -> None:
     # THEN nothing fires off-schedule, 09:00 is skipped (already past), and failures are reported
     assert not_due == []
     # (order within one minute follows list_rules, so compare sorted)
-    assert sorted((f.event_time.strftime("%H:%M"), f.rule_name == failing) for f in caught_up) == [
+    assert sorted(
+        (f.event_time.strftime("%H:%M"), f.rule_name == failing) for f in caught_up
+    ) == [
         ("09:15", False),
         ("09:30", False),
         ("09:30", True),

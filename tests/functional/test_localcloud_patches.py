@@ -38,11 +38,34 @@ def test_patch_points_match_installed_moto() -> None:
 @pytest.mark.parametrize(
     ("point", "message"),
     [
-        (PatchPoint("moto.awslambda.models", "NoSuchClass", "invoke", (), ""), "class not found"),
-        (PatchPoint("moto.awslambda.models", "LambdaFunction", "no_such_method", (), ""), "no longer defined"),
-        (PatchPoint("moto.awslambda.models", "LambdaFunction", "invoke", ("self", "body"), ""), "parameters are"),
         (
-            PatchPoint("moto.awslambda.models", "LambdaFunction", "invoke", patches.LAMBDA_INVOKE.params, "0" * 64),
+            PatchPoint("moto.awslambda.models", "NoSuchClass", "invoke", (), ""),
+            "class not found",
+        ),
+        (
+            PatchPoint(
+                "moto.awslambda.models", "LambdaFunction", "no_such_method", (), ""
+            ),
+            "no longer defined",
+        ),
+        (
+            PatchPoint(
+                "moto.awslambda.models",
+                "LambdaFunction",
+                "invoke",
+                ("self", "body"),
+                "",
+            ),
+            "parameters are",
+        ),
+        (
+            PatchPoint(
+                "moto.awslambda.models",
+                "LambdaFunction",
+                "invoke",
+                patches.LAMBDA_INVOKE.params,
+                "0" * 64,
+            ),
             "source changed",
         ),
     ],
@@ -69,9 +92,27 @@ def test_apply_is_idempotent(cloud: LocalCloud) -> None:
 def test_log_filter_drops_failure_dumps_and_truncates() -> None:
     # GIVEN records shaped like moto's Step Functions error logs
     logger_name = "moto.stepfunctions.parser.asl.component.eval_component"
-    failure = logging.LogRecord(logger_name, logging.ERROR, "", 0, "%s at '%s'", ("Exception=FailureEventException, Error=X", "<huge repr>"), None)
-    other = logging.LogRecord(logger_name, logging.ERROR, "", 0, "%s at '%s'", ("Exception=KeyError", "x" * 10_000), None)
-    long = logging.LogRecord("moto.stepfunctions.parser.x", logging.ERROR, "", 0, "%s", ("y" * 10_000,), None)
+    failure = logging.LogRecord(
+        logger_name,
+        logging.ERROR,
+        "",
+        0,
+        "%s at '%s'",
+        ("Exception=FailureEventException, Error=X", "<huge repr>"),
+        None,
+    )
+    other = logging.LogRecord(
+        logger_name,
+        logging.ERROR,
+        "",
+        0,
+        "%s at '%s'",
+        ("Exception=KeyError", "x" * 10_000),
+        None,
+    )
+    long = logging.LogRecord(
+        "moto.stepfunctions.parser.x", logging.ERROR, "", 0, "%s", ("y" * 10_000,), None
+    )
     quiet = logging.getLogger(logger_name).filters
     # WHEN filtered by the installed filter
     [flt] = [f for f in quiet if isinstance(f, patches._QuietStepFunctionsFilter)]
@@ -82,7 +123,9 @@ def test_log_filter_drops_failure_dumps_and_truncates() -> None:
     assert logging.getLogger("moto.stepfunctions.parser").level == logging.WARNING
 
 
-def _run_map(cloud: LocalCloud, processor: dict[str, Any], count: int) -> tuple[dict[str, Any], float]:
+def _run_map(
+    cloud: LocalCloud, processor: dict[str, Any], count: int
+) -> tuple[dict[str, Any], float]:
     definition = {
         "StartAt": "EachTenant",
         "States": {
@@ -97,10 +140,13 @@ def _run_map(cloud: LocalCloud, processor: dict[str, Any], count: int) -> tuple[
         },
     }
     sfn = cloud.client("stepfunctions")
-    machine = sfn.create_state_machine(name=unique("map"), definition=json.dumps(definition), roleArn=sfn_role_arn())
+    machine = sfn.create_state_machine(
+        name=unique("map"), definition=json.dumps(definition), roleArn=sfn_role_arn()
+    )
     started = time.monotonic()
     execution = sfn.start_execution(
-        stateMachineArn=machine["stateMachineArn"], input=json.dumps({"items": [{"value": i} for i in range(count)]})
+        stateMachineArn=machine["stateMachineArn"],
+        input=json.dumps({"items": [{"value": i} for i in range(count)]}),
     )
     described = wait_for_execution(cloud, execution["executionArn"], timeout_s=120)
     return described, time.monotonic() - started
@@ -112,7 +158,10 @@ PASS_ITEM = {"StartAt": "Item", "States": {"Item": {"Type": "Pass", "End": True}
 @pytest.mark.parametrize("mode", ["INLINE", "DISTRIBUTED"])
 def test_map_of_1500_items_on_one_worker_succeeds(cloud: LocalCloud, mode: str) -> None:
     # GIVEN a Map with 1,500 items and MaxConcurrency 1 (unpatched: RecursionError / stuck RUNNING)
-    processor = {**PASS_ITEM, "ProcessorConfig": {"Mode": mode, "ExecutionType": "STANDARD"}}
+    processor = {
+        **PASS_ITEM,
+        "ProcessorConfig": {"Mode": mode, "ExecutionType": "STANDARD"},
+    }
     # WHEN it runs
     described, seconds = _run_map(cloud, processor, 1500)
     # THEN it succeeds with every item's output in order
@@ -123,8 +172,15 @@ def test_map_of_1500_items_on_one_worker_succeeds(cloud: LocalCloud, mode: str) 
 
 def test_map_of_1500_lambda_items_succeeds(cloud: LocalCloud) -> None:
     # GIVEN a Map whose item step is a Lambda task run by the in-process runner
-    fn = create_function(cloud, "tests.functional.localcloud_handlers.flaky.item", prefix="item")
-    processor = {"StartAt": "Item", "States": {"Item": {"Type": "Task", "Resource": fn["FunctionArn"], "End": True}}}
+    fn = create_function(
+        cloud, "tests.functional.localcloud_handlers.flaky.item", prefix="item"
+    )
+    processor = {
+        "StartAt": "Item",
+        "States": {
+            "Item": {"Type": "Task", "Resource": fn["FunctionArn"], "End": True}
+        },
+    }
     # WHEN 1,500 items run through one worker
     described, seconds = _run_map(cloud, processor, 1500)
     # THEN every item was doubled by the handler

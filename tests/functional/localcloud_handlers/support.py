@@ -44,12 +44,28 @@ def role_arn(cloud: LocalCloud) -> str:
     try:
         return iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
-        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-        return iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        return iam.create_role(
+            RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust)
+        )["Role"]["Arn"]
 
 
 def create_function(
-    cloud: LocalCloud, handler: str, *, timeout: int = 3, env: dict[str, str] | None = None, prefix: str = "fn"
+    cloud: LocalCloud,
+    handler: str,
+    *,
+    timeout: int = 3,
+    env: dict[str, str] | None = None,
+    prefix: str = "fn",
 ) -> dict[str, Any]:
     return cloud.client("lambda").create_function(
         FunctionName=unique(prefix),
@@ -66,7 +82,9 @@ def sfn_role_arn() -> str:
     return "arn:aws:iam::123456789012:role/localcloud-test-sfn-role"
 
 
-def wait_for_execution(cloud: LocalCloud, execution_arn: str, timeout_s: float = 60) -> dict[str, Any]:
+def wait_for_execution(
+    cloud: LocalCloud, execution_arn: str, timeout_s: float = 60
+) -> dict[str, Any]:
     sfn = cloud.client("stepfunctions")
     deadline = time.monotonic() + timeout_s
     while True:
