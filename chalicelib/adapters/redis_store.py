@@ -24,6 +24,7 @@ class Lock:
     key: str
     token: str
     fencing_token: int
+    fresh: bool = True  # False when the token already held it (a redelivery of the same dispatch)
 
 
 class RunLocks:
@@ -46,7 +47,7 @@ class RunLocks:
             holder = self._client.get(key)
             if holder is not None and holder.decode() == token:
                 fence = int(self._client.get(f"{key}:fence") or 0)
-                return Lock(key, token, fence)
+                return Lock(key, token, fence, fresh=False)
             return None
         except redis.RedisError as exc:
             raise LockUnavailableError(f"Redis unreachable, no run started: {exc}") from exc

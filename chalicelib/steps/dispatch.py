@@ -65,7 +65,6 @@ def start_run(
             return {"scope": scope, "execution_name": name, "outcome": "already_done", "status": existing.status}
     locks = locks or RunLocks()
     lock_key = locks.key(workflow_name, scope)
-    holder_before = locks.holder(lock_key)
     lock = locks.acquire(lock_key, name, get_settings().run_lock_ttl_seconds)
     if lock is None:
         return {"scope": scope, "execution_name": name, "outcome": "locked", "held_by": locks.holder(lock_key)}
@@ -73,11 +72,14 @@ def start_run(
         workflow_name=workflow_name, scope=scope, run_date=run_date, trigger=trigger,
         tenant_ids=tenant_ids, fencing_token=lock.fencing_token, lock_key=lock_key,
     )
+    # A redelivery (the lock already held under this name) still calls StartExecution, which is
+    # idempotent for the same name and input, so a dispatcher that died after taking the lock cannot
+    # leave the run unstarted; only the fresh lock holder reports "started".
     result = (executions or Executions()).start(
         state_machine_arn(workflow_name), name, request.model_dump(mode="json")
     )
-    if result.already_existed:
-        if holder_before != name:
+    if result.already_existed or not lock.fresh:
+        if result.already_existed and lock.fresh:
             # We took a free lock for a run that already happened: give it back.
             locks.release(lock_key, name)
         return {"scope": scope, "execution_name": name, "outcome": "already_running"}

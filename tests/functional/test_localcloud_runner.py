@@ -148,3 +148,16 @@ def test_invoke_log_tail(cloud: LocalCloud) -> None:
     response, body = _invoke(cloud, fn["FunctionName"], {}, LogType="Tail")
     assert body is None
     assert base64.b64decode(response["LogResult"]).startswith(b"START RequestId: ")
+
+
+def test_second_cloud_shares_state_and_hands_back_moto_port(cloud: LocalCloud) -> None:
+    # GIVEN a second emulator started in the same process
+    fn = create_function(cloud, f"{H}.nothing")
+    with LocalCloud() as other:
+        # WHEN it is running / THEN it sees the same (process-wide) moto state
+        assert other.port != cloud.port
+        assert os.environ["MOTO_PORT"] == str(other.port)
+        assert other.client("lambda").get_function(FunctionName=fn["FunctionName"])
+        assert other.env()["AWS_ENDPOINT_URL"] == other.endpoint_url
+    # AND once it stops, Step Functions' Lambda calls go to the server still running
+    assert os.environ["MOTO_PORT"] == str(cloud.port)
