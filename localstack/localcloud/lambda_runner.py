@@ -1,0 +1,270 @@
+"""In-process Lambda runner: executes a function's Python handler instead of Docker.
+
+moto stores Lambda functions but only runs their code inside Docker. The local cloud
+replaces ``moto.awslambda.models.LambdaFunction.invoke`` with :func:`invoke_function`
+(see ``patches.py``), which imports the function's ``Handler`` ("module.attr") from
+this process's sys.path and calls it as ``handler(event, context)``.
+
+Errors are returned in the AWS error envelope so that callers (boto3, the Step
+Functions interpreter's Retry/Catch) see exactly what real Lambda would return.
+"""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import importlib
+import json
+import logging
+import os
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+LOG = logging.getLogger(__name__)
+
+# Handlers run on a shared pool so that a timed-out handler can be abandoned (Python
+# threads cannot be killed) without blocking the moto request thread. 64 workers
+# leave room for a wide Map plus nested synchronous invokes; a timed-out handler
+# keeps its worker until it returns by itself.
+MAX_WORKERS = 64
+_pool = concurrent.futures.ThreadPoolExecutor(
+    max_workers=MAX_WORKERS, thread_name_prefix="localcloud-lambda"
+)
+
+_handler_cache: dict[str, Callable[[Any, Any], Any]] = {}
+_import_lock = threading.Lock()
+_env_lock = threading.Lock()
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+
+
+class HandlerResolutionError(Exception):
+    """The handler string cannot be imported; carries the AWS runtime error type."""
+
+    def __init__(self, error_type: str, message: str):
+        super().__init__(message)
+        self.error_type = error_type
+
+
+@dataclass
+class LambdaContext:
+    """The subset of the AWS Python runtime's context object that handlers use."""
+
+    function_name: str
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = ""
+    memory_limit_in_mb: int = 128
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    deadline_monotonic: float = 0.0
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline_monotonic - time.monotonic()) * 1000))
+
+
+def resolve_handler(handler: str) -> Callable[[Any, Any], Any]:
+    """Import ``module.attr`` once and cache the callable per handler string."""
+    cached = _handler_cache.get(handler)
+    if cached is not None:
+        return cached
+    module_name, _, attr = handler.rpartition(".")
+    if not module_name or not attr:
+        raise HandlerResolutionError(
+            "Runtime.MalformedHandlerName",
+            f"Bad handler '{handler}': not enough values to unpack",
+        )
+    # One import at a time: concurrent first invocations of the same module must not
+    # observe a half-initialised module.
+    with _import_lock:
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:  # noqa: BLE001 - reported to the caller like AWS does
+            raise HandlerResolutionError(
+                "Runtime.ImportModuleError",
+                f"Unable to import module '{module_name}': {exc}",
+            ) from exc
+        fn = getattr(module, attr, None)
+        if fn is None or not callable(fn):
+            raise HandlerResolutionError(
+                "Runtime.HandlerNotFound",
+                f"Handler '{attr}' missing on module '{module_name}'",
+            )
+        _handler_cache[handler] = fn
+        return fn
+
+
+def _error_payload(
+    error_type: str, message: str, stack: list[str] | None = None
+) -> bytes:
+    return json.dumps(
+        {"errorMessage": message, "errorType": error_type, "stackTrace": stack or []}
+    ).encode("utf-8")
+
+
+def _run(
+    fn: Callable[[Any, Any], Any],
+    event: Any,
+    context: LambdaContext,
+    env: Mapping[str, str],
+) -> Any:
+    # All functions of this project share the same environment values, so a
+    # process-wide update (serialised by a lock, never reverted) is good enough and
+    # lets product code read os.environ as it would inside Lambda.
+    if env:
+        with _env_lock:
+            os.environ.update({k: str(v) for k, v in env.items()})
+    return fn(event, context)
+
+
+def invoke_handler(
+    handler: str,
+    event: Any,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = 3.0,
+    function_name: str = "local-function",
+    function_version: str = "$LATEST",
+    invoked_function_arn: str | None = None,
+    memory_limit_in_mb: int = 128,
+    request_id: str | None = None,
+) -> tuple[bytes, str | None]:
+    """Run ``handler`` synchronously with a Lambda-like contract.
+
+    Returns ``(payload_bytes, error_type)``; ``error_type`` is None on success,
+    otherwise the payload is the AWS error envelope.
+    """
+    context = LambdaContext(
+        function_name=function_name,
+        function_version=function_version,
+        invoked_function_arn=invoked_function_arn
+        or f"arn:aws:lambda:{os.environ.get('AWS_DEFAULT_REGION', 'us-east-1')}:{ACCOUNT_ID}:function:{function_name}",
+        memory_limit_in_mb=int(memory_limit_in_mb),
+        aws_request_id=request_id or str(uuid.uuid4()),
+        log_group_name=f"/aws/lambda/{function_name}",
+        log_stream_name=f"{time.strftime('%Y/%m/%d')}/[{function_version}]{uuid.uuid4().hex}",
+        deadline_monotonic=time.monotonic() + timeout_s,
+    )
+    try:
+        fn = resolve_handler(handler)
+    except HandlerResolutionError as exc:
+        return _error_payload(exc.error_type, str(exc)), exc.error_type
+
+    future = _pool.submit(_run, fn, event, context, env or {})
+    try:
+        result = future.result(timeout=timeout_s)
+    except concurrent.futures.TimeoutError:
+        # The thread cannot be stopped; it finishes in the background like a frozen
+        # Lambda sandbox would, but its result is discarded.
+        error_type = "Sandbox.Timedout"
+        return _error_payload(
+            error_type, f"Task timed out after {timeout_s:.2f} seconds"
+        ), error_type
+    except Exception as exc:  # noqa: BLE001 - the handler's own failure
+        stack = traceback.format_list(traceback.extract_tb(exc.__traceback__))
+        error_type = type(exc).__name__
+        return _error_payload(error_type, str(exc), stack), error_type
+
+    try:
+        return json.dumps(result).encode("utf-8"), None
+    except (TypeError, ValueError) as exc:
+        error_type = "Runtime.MarshalError"
+        return _error_payload(
+            error_type, f"Unable to marshal response: {exc}"
+        ), error_type
+
+
+def _header(headers: Any, name: str) -> str | None:
+    """Case-insensitive header lookup across werkzeug/botocore/dict header types."""
+    if headers is None:
+        return None
+    value = headers.get(name)
+    if value is not None:
+        return value
+    for key, val in getattr(headers, "items", lambda: [])():
+        if key.lower() == name:
+            return val
+    return None
+
+
+def _decode_event(body: str | bytes | None) -> Any:
+    if not body:
+        return {}
+    if isinstance(body, bytes):
+        body = body.decode("utf-8")
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError:
+        # AWS rejects non-JSON payloads before invoking; passing the raw string keeps
+        # the emulator permissive for ad-hoc calls.
+        return body
+
+
+def _log_tail(
+    request_id: str, function_version: str, started: float, error_type: str | None
+) -> str:
+    duration_ms = (time.monotonic() - started) * 1000
+    lines = [f"START RequestId: {request_id} Version: {function_version}"]
+    if error_type:
+        lines.append(f"[ERROR] {error_type}")
+    lines += [
+        f"END RequestId: {request_id}",
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms",
+    ]
+    return base64.b64encode(("\n".join(lines) + "\n").encode("utf-8")).decode("ascii")
+
+
+def invoke_function(
+    fn: Any, body: str | bytes | None, request_headers: Any, response_headers: Any
+) -> str | bytes:
+    """Replacement for ``LambdaFunction.invoke(self, body, request_headers, response_headers)``."""
+    invocation_type = (
+        _header(request_headers, "x-amz-invocation-type") or "RequestResponse"
+    )
+    if invocation_type == "DryRun":
+        # Only permission/parameter validation in AWS; moto answers 204.
+        return b""
+
+    event = _decode_event(body)
+    kwargs: dict[str, Any] = dict(
+        env=dict(fn.environment_vars or {}),
+        timeout_s=float(fn.timeout or 3),
+        function_name=fn.function_name,
+        function_version=str(fn.version),
+        invoked_function_arn=fn.function_arn,
+        memory_limit_in_mb=int(fn.memory_size or 128),
+    )
+
+    if invocation_type == "Event":
+        # Fire-and-forget; moto turns the empty body into a 202. AWS would retry a
+        # failed async invocation twice; here the failure is only logged.
+        def _async() -> None:
+            payload, error_type = invoke_handler(fn.handler, event, **kwargs)
+            if error_type:
+                LOG.warning(
+                    "async invoke of %s failed: %s", fn.function_name, payload[:2000]
+                )
+
+        # A plain thread rather than the pool: this wrapper waits on the pool itself,
+        # so occupying a pool worker with it could starve synchronous invokes.
+        threading.Thread(
+            target=_async, name=f"localcloud-async-{fn.function_name}", daemon=True
+        ).start()
+        return b""
+
+    request_id = str(uuid.uuid4())
+    started = time.monotonic()
+    payload, error_type = invoke_handler(
+        fn.handler, event, request_id=request_id, **kwargs
+    )
+    if error_type:
+        response_headers["x-amz-function-error"] = "Unhandled"
+    response_headers["x-amz-log-result"] = _log_tail(
+        request_id, str(fn.version), started, error_type
+    )
+    response_headers["x-amz-executed-version"] = str(fn.version)
+    return payload
