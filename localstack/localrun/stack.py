@@ -22,6 +22,7 @@ from chalicelib.db.migrate import upgrade
 from chalicelib.settings import PROJECT_ROOT, reset_settings
 from chalicelib.workflows import ensure_default_workflows
 from infra.deploy import Deployment, deploy
+from infra.resources import APP_NAME
 
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".local"
 TERMINAL_SFN = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -116,7 +117,8 @@ class Stack:
         self.deployment = deploy(clients, stage=self.stage, environment=self.env)
         self.env.update(self.deployment.environment())
         self._apply_environ(self.deployment.environment())
-        self.clock = EventBridgeClock(self.cloud.client("events"), self.cloud.client("lambda"))
+        self.clock = EventBridgeClock(self.cloud.client("events"), self.cloud.client("lambda"),
+                                      name_prefix=f"{APP_NAME}-{self.stage}-")
         return self
 
     def stop(self) -> None:
