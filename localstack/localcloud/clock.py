@@ -385,11 +385,18 @@ def _minutes(start: datetime, end: datetime) -> Iterator[datetime]:
 
 class EventBridgeClock:
     def __init__(
-        self, events_client: Any, lambda_client: Any, *, event_bus: str = "default"
+        self,
+        events_client: Any,
+        lambda_client: Any,
+        *,
+        event_bus: str = "default",
+        name_prefix: str | None = None,
     ):
         self.events = events_client
         self.lambda_ = lambda_client
         self.event_bus = event_bus
+        # Several deployments (stages) may share one emulator; a prefix keeps a clock to its own rules.
+        self.name_prefix = name_prefix
 
     parse_schedule = staticmethod(parse_schedule)
     is_due = staticmethod(is_due)
@@ -408,8 +415,9 @@ class EventBridgeClock:
     def due_rules(self, at: datetime) -> list[dict[str, Any]]:
         """ENABLED scheduled rules on the bus that fire in the minute of ``at``."""
         due = []
+        filters = {"NamePrefix": self.name_prefix} if self.name_prefix else {}
         for rule in self._paged(
-            self.events.list_rules, "Rules", EventBusName=self.event_bus
+            self.events.list_rules, "Rules", EventBusName=self.event_bus, **filters
         ):
             expression = rule.get("ScheduleExpression")
             if rule.get("State") != "ENABLED" or not expression:
