@@ -181,6 +181,13 @@ def _serve_api(stack: Any, port: int) -> int:
     command = [str(Path(sys.executable).with_name("chalice")), "local", "--stage", "local", "--host", "127.0.0.1",
                "--port", str(port), "--no-autoreload"]
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
+
+    def stop(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # Ctrl-C and a plain `kill` both stop the API and the local cloud cleanly.
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     console.print(f"[bold green]API on http://127.0.0.1:{port}/api/v1/orchestrator/executions[/] "
                   f"(Ctrl-C to stop). {admin_token_hint()}")
     try:
