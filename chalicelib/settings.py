@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     # Persistence and coordination. Empty DATABASE_URL -> the embedded SQLite file.
     database_url: str = ""
     redis_url: str = ""
+    redis_key_prefix: str = "orchestrator"
     rabbitmq_url: str = ""
     event_log_path: str = ""  # where events go without RabbitMQ (default .local/events.jsonl)
 

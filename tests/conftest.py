@@ -20,8 +20,10 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/postgres")
-PG_TEST_DB = os.environ.get("TEST_PG_DATABASE", "orchestrator_test")
+# Per-session names: several test sessions may share this machine's services at once.
+PG_TEST_DB = os.environ.get("TEST_PG_DATABASE", f"orchestrator_test_{os.getpid()}")
 REAL_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("REDIS_KEY_PREFIX", f"orchestrator-test-{os.getpid()}")
 
 
 @pytest.fixture(scope="session")
@@ -33,15 +35,22 @@ def pg_url() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)'))
         conn.execute(sa.text(f'CREATE DATABASE "{PG_TEST_DB}"'))
-    admin.dispose()
     yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_TEST_DB}"
+    from chalicelib.db.engine import dispose_engines
+
+    dispose_engines()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")
-def real_redis_url() -> str:
+def real_redis_url() -> Iterator[str]:
+    """Real Redis; this session's keys carry its own prefix (REDIS_KEY_PREFIX) and are removed after."""
     import redis
 
+    yield REAL_REDIS_URL
     client = redis.Redis.from_url(REAL_REDIS_URL)
-    client.flushdb()
+    for key in client.scan_iter(match=f"{os.environ['REDIS_KEY_PREFIX']}*"):
+        client.delete(key)
     client.close()
-    return REAL_REDIS_URL

@@ -30,9 +30,9 @@ class Lock:
 class RunLocks:
     """`SET NX PX` locks; each successful acquisition also takes a strictly increasing fencing number."""
 
-    def __init__(self, *, client: redis.Redis | None = None, prefix: str = "orchestrator") -> None:
+    def __init__(self, *, client: redis.Redis | None = None, prefix: str | None = None) -> None:
         self._client = client if client is not None else get_redis()
-        self._prefix = prefix
+        self._prefix = prefix or get_settings().redis_key_prefix
 
     def key(self, workflow: str, scope: str) -> str:
         return f"{self._prefix}:run-lock:{workflow}:{scope}"

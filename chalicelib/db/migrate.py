@@ -20,7 +20,7 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> None:
+def upgrade(url: str | None = None, revision: str = "heads") -> None:
     config = alembic_config(url)
     with get_engine(config.attributes["database_url"]).begin() as connection:
         config.attributes["connection"] = connection
