@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import case, func, insert, select, update
@@ -24,7 +24,7 @@ def _dialect_insert(session: Session, table: Any) -> Any:
 def _aware(value: datetime | None) -> datetime | None:
     """SQLite hands datetimes back naive; they were written in UTC."""
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value
 
 

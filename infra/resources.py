@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,7 @@ def dispatch_input_transformer(workflow: str) -> dict[str, Any]:
 def rules(settings: Settings | None = None, *, now: datetime | None = None) -> list[RuleSpec]:
     """One rule per workflow and UTC minute its local time can fall on, plus the outbox drain."""
     settings = settings or get_settings()
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     extra_zones = [z.strip() for z in settings.scope_timezones.split(",") if z.strip()]
     specs: list[RuleSpec] = []
     for workflow in default_workflows(settings):

@@ -6,7 +6,7 @@ minute the local time can fall on, and the dispatcher decides by the local clock
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,10 +38,10 @@ def validate_cron(expr: str) -> str:
 def is_due(expr: str, tz: str, at: datetime) -> bool:
     """True when the local cron has a scheduled instant in the UTC minute containing `at`."""
     local_zone = zone(tz)
-    minute = at.astimezone(timezone.utc).replace(second=0, microsecond=0)
+    minute = at.astimezone(UTC).replace(second=0, microsecond=0)
     start = (minute - timedelta(minutes=1)).astimezone(local_zone)
     nxt = next(CronSim(validate_cron(expr), start))
-    return nxt.astimezone(timezone.utc) == minute
+    return nxt.astimezone(UTC) == minute
 
 
 def local_date(tz: str, at: datetime):  # noqa: ANN201 - returns datetime.date
@@ -57,9 +57,9 @@ def utc_rule_times(expr: str, timezones: list[str], *, start: datetime, days: in
     end = start + timedelta(days=days)
     for tz in timezones:
         for fire in CronSim(validate_cron(expr), start.astimezone(zone(tz))):
-            if fire.astimezone(timezone.utc) >= end:
+            if fire.astimezone(UTC) >= end:
                 break
-            utc = fire.astimezone(timezone.utc)
+            utc = fire.astimezone(UTC)
             times.add((utc.minute, utc.hour))
     return sorted(times, key=lambda mh: (mh[1], mh[0]))
 

@@ -9,7 +9,7 @@ the lock refuses the second, Step Functions refuses the same name, and a run alr
 from __future__ import annotations
 
 import os
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -90,7 +90,7 @@ def start_run(
 
 def dispatch(event: Any) -> dict[str, Any]:
     data = parse(DispatchInput, event)
-    at = data.time.astimezone(timezone.utc)
+    at = data.time.astimezone(UTC)
     with session_scope() as session:
         workflow = store.get_workflow(session, data.workflow_name)
         if workflow is None:

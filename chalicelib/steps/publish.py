@@ -3,7 +3,7 @@ accepted it, so a broker outage leaves events in the outbox for the next drain (
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -42,7 +42,7 @@ def publish_events(event: Any = None, *, sink: EventSink | None = None, max_batc
                         row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
                         failed += 1
                         break
-                    row.published_at = datetime.now(timezone.utc)
+                    row.published_at = datetime.now(UTC)
                     row.attempts += 1
                     published += 1
             if failed:

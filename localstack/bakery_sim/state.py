@@ -6,7 +6,7 @@ import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .data import unit
 from .tenants import demo_tenants
@@ -101,7 +101,7 @@ class SimState:
 
     def add_notification(self, payload: dict) -> dict:
         record = {"notification_id": str(uuid.uuid4()), "status": "sent",
-                  "sent_at": datetime.now(timezone.utc).isoformat(), **payload}
+                  "sent_at": datetime.now(UTC).isoformat(), **payload}
         with self._lock:
             self.notifications.append(record)
         return record

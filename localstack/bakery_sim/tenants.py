@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .data import NAMESPACE, unit
@@ -12,7 +12,7 @@ from .data import NAMESPACE, unit
 STATUSES = ("active", "suspended", "cancelled")
 TIERS = ("starter", "professional", "enterprise")
 TZ_SUBDIVISION = {"Europe/Madrid": "MD", "Atlantic/Canary": "CN", "Africa/Ceuta": "CE"}
-_EPOCH = datetime(2023, 1, 9, 8, 0, tzinfo=timezone.utc)
+_EPOCH = datetime(2023, 1, 9, 8, 0, tzinfo=UTC)
 
 
 def tenant_id_for(name: str) -> str:

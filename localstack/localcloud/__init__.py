@@ -10,7 +10,8 @@ from localcloud.clock import (
     parse_schedule,
 )
 from localcloud.lambda_runner import LambdaContext, invoke_handler
-from localcloud.patches import PatchPointMoved, apply as apply_patches
+from localcloud.patches import PatchPointMoved
+from localcloud.patches import apply as apply_patches
 from localcloud.server import LocalCloud
 
 __all__ = [

@@ -12,9 +12,10 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 LOG = logging.getLogger(__name__)
 
@@ -27,21 +28,21 @@ class ScheduleError(ValueError):
 
 _MONTH_NAMES = {
     n: i + 1
-    for i, n in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split())
+    for i, n in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])
 }
 # AWS numbers days of week 1-7 starting on Sunday.
-_DAY_NAMES = {n: i + 1 for i, n in enumerate("SUN MON TUE WED THU FRI SAT".split())}
+_DAY_NAMES = {n: i + 1 for i, n in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
 _RATE_RE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _RATE_MINUTES = {"minute": 1, "hour": 60, "day": 1440}
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _as_utc(at: datetime) -> datetime:
     """Naive datetimes are taken as UTC (EventBridge cron is evaluated in UTC)."""
     return (
-        at.replace(tzinfo=timezone.utc)
+        at.replace(tzinfo=UTC)
         if at.tzinfo is None
-        else at.astimezone(timezone.utc)
+        else at.astimezone(UTC)
     )
 
 

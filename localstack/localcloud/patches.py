@@ -14,8 +14,9 @@ import inspect
 import logging
 import pkgutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 MOTO_VERSION = "5.2.5"
 

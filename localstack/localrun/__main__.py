@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ def parse_instant(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"AT: not an ISO-8601 instant: {text!r} (e.g. 2026-11-30T07:00:00Z)")
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"AT: give a UTC offset or Z, e.g. {text}Z")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def parse_tenants(text: str) -> int | None:
@@ -53,7 +53,7 @@ def parse_tenants(text: str) -> int | None:
 
 
 def next_daily_instant(now: datetime, cron: str = "0 8 * * *", tz: str = "Europe/Madrid") -> datetime:
-    return next(CronSim(cron, now.astimezone(zone(tz)))).astimezone(timezone.utc)
+    return next(CronSim(cron, now.astimezone(zone(tz)))).astimezone(UTC)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     from localrun.stack import Stack
 
     tenants = demo_tenants() if args.tenants is None else synthetic_tenants(args.tenants)
-    at = args.at or next_daily_instant(datetime.now(timezone.utc))
+    at = args.at or next_daily_instant(datetime.now(UTC))
     stack = Stack(database_url=os.environ.get("DATABASE_URL") or None,
                   redis_url=os.environ.get("REDIS_URL") or None,
                   rabbitmq_url=os.environ.get("RABBITMQ_URL") or None,

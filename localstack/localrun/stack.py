@@ -13,9 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from bakery_sim.server import SimulatorServer
-from localcloud.clock import EventBridgeClock, Firing
-from localcloud.server import LocalCloud
-
 from chalicelib import store
 from chalicelib.db.engine import session_scope
 from chalicelib.db.migrate import upgrade
@@ -23,6 +20,8 @@ from chalicelib.settings import PROJECT_ROOT, reset_settings
 from chalicelib.workflows import ensure_default_workflows
 from infra.deploy import Deployment, deploy
 from infra.resources import APP_NAME
+from localcloud.clock import EventBridgeClock, Firing
+from localcloud.server import LocalCloud
 
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".local"
 TERMINAL_SFN = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from app import app
 
 @pytest.fixture(scope="module")
 def recorded_run(stack: Any) -> dict[str, Any]:
-    at = datetime(2026, 12, 20, 7, 0, tzinfo=timezone.utc)
+    at = datetime(2026, 12, 20, 7, 0, tzinfo=UTC)
     runs = stack.dispatches(stack.fire(at))[0]["runs"]
     return stack.wait(runs[0]["execution_name"], timeout=180).summary
 

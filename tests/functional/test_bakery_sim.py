@@ -8,9 +8,10 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
-from bakery_sim import SimulatorServer, demo_tenants, synthetic_tenants
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from bakery_sim import SimulatorServer, demo_tenants, synthetic_tenants
 
 MONDAY = date(2025, 3, 10)  # outside roscón season, so only the weekly pattern differs
 FORECAST = "/api/v1/forecasting/generate"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -20,7 +20,7 @@ ACTIVE_MADRID = 10  # demo tenants: 13, of which 1 suspended, 1 cancelled, 1 in 
 
 def madrid_eight(day: int, month: int = 12) -> datetime:
     """08:00 Europe/Madrid in winter is 07:00 UTC."""
-    return datetime(2026, month, day, 7, 0, tzinfo=timezone.utc)
+    return datetime(2026, month, day, 7, 0, tzinfo=UTC)
 
 
 def run_once(stack: Any, at: datetime) -> tuple[dict[str, Any], Any]:

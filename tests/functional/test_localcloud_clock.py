@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -14,7 +14,7 @@ from tests.functional.localcloud_handlers.support import (
     unique,
 )
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pika
@@ -30,7 +30,7 @@ def test_daily_run_on_postgres_records_everything_and_publishes_to_rabbitmq(pg_s
     connection, queue = _bind_queue()
     try:
         # WHEN the daily run fires at 08:00 Madrid
-        at = datetime(2026, 12, 10, 7, 0, tzinfo=timezone.utc)
+        at = datetime(2026, 12, 10, 7, 0, tzinfo=UTC)
         runs = pg_stack.dispatches(pg_stack.fire(at))[0]["runs"]
         assert [r["outcome"] for r in runs] == ["started"]
         result = pg_stack.wait(runs[0]["execution_name"], timeout=180)

@@ -52,7 +52,7 @@ def test_every_task_has_timeout_retry_and_no_hard_coded_arn(machine: resources.S
         assert state["Resource"].startswith("${"), f"{name}: ARN must be a placeholder"
         assert state.get("TimeoutSeconds", 0) > 0, f"{name}: no TimeoutSeconds"
         retried = {e for r in state.get("Retry", []) for e in r["ErrorEquals"]}
-        assert LAMBDA_ERRORS <= retried, f"{name}: does not retry Lambda service errors"
+        assert retried >= LAMBDA_ERRORS, f"{name}: does not retry Lambda service errors"
 
 
 def test_each_tenant_failure_is_caught_inside_the_map(machine: resources.StateMachineSpec) -> None:
