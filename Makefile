@@ -25,6 +25,7 @@ services:
 	bash localstack/ensure-services.sh
 
 test: venv services
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 unit: venv

@@ -125,7 +125,7 @@ def render_definition(machine: StateMachineSpec, values: dict[str, str]) -> str:
 
 def dispatch_input_transformer(workflow: str) -> dict[str, Any]:
     # The dispatcher needs the firing instant, so the event's time and id go into its input.
-    template = '{"workflow_name": "%s", "time": <time>, "event_id": <id>}' % workflow
+    template = f'{{"workflow_name": "{workflow}", "time": <time>, "event_id": <id>}}'
     return {"InputPathsMap": {"time": "$.time", "id": "$.id"}, "InputTemplate": template}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from pathlib import Path
@@ -48,10 +49,9 @@ class RabbitMQSink:
         )
 
     def close(self) -> None:
-        try:
+        # Closing a broken connection must not mask the real outcome.
+        with contextlib.suppress(Exception):
             self._connection.close()
-        except Exception:  # noqa: BLE001 - closing a broken connection must not mask the real outcome
-            pass
 
 
 class LocalLogSink:

@@ -8,6 +8,7 @@ instead of silently running with a patch written for different code.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import inspect
@@ -277,10 +278,9 @@ def _quiet_stepfunctions_logs() -> None:
     importlib.import_module("moto.stepfunctions.parser.models")
     asl = importlib.import_module("moto.stepfunctions.parser.asl")
     for module in pkgutil.walk_packages(asl.__path__, asl.__name__ + "."):
-        try:
+        # A few optional modules need packages moto does not ship.
+        with contextlib.suppress(ImportError):
             importlib.import_module(module.name)
-        except ImportError:
-            pass  # a few optional modules need packages moto does not ship
     logging.getLogger(_PARSER_LOGGER).setLevel(logging.WARNING)
     names = [
         n

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -148,6 +149,13 @@ class Stack:
         """The dispatcher's answers among the firings (what ran, what was not due)."""
         return [f.response_payload for f in firings
                 if f.target_id == "dispatch" and isinstance(f.response_payload, dict)]
+
+    def drain_outbox(self) -> dict[str, Any]:
+        """Invoke the bridge once, as the periodic rule would."""
+        assert self.cloud is not None and self.deployment is not None
+        response = self.cloud.client("lambda").invoke(
+            FunctionName=self.deployment.function_arns["publish_events"], Payload=b'{"source": "local-run"}')
+        return json.loads(response["Payload"].read() or b"null")
 
     def execution_arn(self, execution_name: str, workflow: str = "daily_operations") -> str:
         assert self.deployment is not None
