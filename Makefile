@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR):$(CURDIR)/localstack
 
-.PHONY: run test unit functional integration bench lint services venv clean
+.PHONY: run test unit functional integration bench lint services venv clean chaos fuzz
 
 venv: $(STAMP)
 
@@ -27,6 +27,21 @@ services:
 test: venv services
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The fault matrix alone (also part of `make test`): one line per fault with the observed outcome.
+# Stops and starts the machine's RabbitMQ and Postgres with their own commands, and restarts them after.
+chaos: venv services
+	$(PY) -m pytest -q tests/chaos
+
+# The API fuzz test alone with more examples per operation (make test runs it with 20).
+fuzz: venv
+	FUZZ_MAX_EXAMPLES=$(or $(EXAMPLES),100) $(PY) -m pytest -q tests/functional/test_openapi_fuzz.py
+
+# Speed, memory and cost beside the issue's targets (a rich table; JSON in bench/results.json). Needs the
+# machine's Postgres and Redis. BENCH_TENANTS=1000,10000 (sizes); BENCH_QUICK=1 (a smoke run: 200 tenants,
+# small datasets); BENCH_ONLY=e2e,peer,bare,coldstart,ingest,api. Reports; never fails on a missed target.
+bench: venv services
+	$(if $(BENCH_TENANTS),BENCH_TENANTS=$(BENCH_TENANTS)) $(if $(BENCH_QUICK),BENCH_QUICK=$(BENCH_QUICK)) $(PY) -m bench
 
 unit: venv
 	$(PY) -m pytest -q tests/unit

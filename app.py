@@ -7,10 +7,11 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib.api import api
+from chalicelib.api import api, docs
 
 app = Chalice(app_name="bakery-orchestrator")
 app.register_blueprint(api, url_prefix="/api/v1/orchestrator")
+app.register_blueprint(docs)  # GET /openapi.json
 
 
 # --- dispatch (EventBridge rule target) ---------------------------------------------------------------

@@ -25,3 +25,8 @@ class RunNotFoundError(OrchestratorError):
 
 class LockUnavailableError(OrchestratorError):
     """The coordination store (Redis) cannot be reached, so no run may start."""
+
+
+class StaleRunError(OrchestratorError):
+    """A run whose lock expired and was taken over tried to write: its fencing number is no longer the
+    newest for its workflow and scope, so the write is refused (the state machine may Catch this name)."""

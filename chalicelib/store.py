@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import case, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from chalicelib.db.models import Execution, ExecutionLog, OutboxEvent, StepRun, Workflow
+from chalicelib.db.models import (
+    Execution,
+    ExecutionLog,
+    ExecutionRetry,
+    OutboxEvent,
+    RunFence,
+    StepRun,
+    Workflow,
+)
 from chalicelib.domain.models import RunRequest
-from chalicelib.errors import RunNotFoundError
+from chalicelib.errors import RunNotFoundError, StaleRunError
 
 TERMINAL_STATUSES = ("completed", "completed_with_failures", "failed", "cancelled")
 
@@ -50,6 +60,8 @@ def start_execution(
     execution = get_execution_by_name(session, execution_name)
     if execution is not None:
         return execution
+    if request.fencing_token is not None:
+        register_fence(session, request.workflow_name, request.scope, request.fencing_token, execution_name)
     workflow = get_workflow(session, request.workflow_name)
     execution = Execution(
         workflow_id=workflow.id if workflow else None,
@@ -64,6 +76,9 @@ def start_execution(
     )
     session.add(execution)
     session.flush()
+    if request.retry_of:  # retry from failure: remember which execution this one retries
+        session.add(ExecutionRetry(execution_id=execution.id, retry_of=uuid.UUID(request.retry_of)))
+        session.flush()
     return execution
 
 
@@ -100,8 +115,15 @@ def record_step(
 ) -> None:
     """Upsert the step's row and append its logs in the same transaction.
 
-    A completed step is never turned back into a failed one (a late, duplicate failure report).
+    A completed step is never turned back into a failed one (a late, duplicate failure report), and a
+    step reported completed twice (a retried or redelivered step) keeps one row and one log entry.
     """
+    if session.get_bind().dialect.name == "postgresql":
+        _record_step_postgres(session, execution_id, tenant_id, step_name, status=status,
+                              duration_ms=duration_ms, result=result, error_type=error_type,
+                              error_message=error_message, logs=logs or [])
+        return
+    check_fence(session, execution_id)
     values = {
         "execution_id": uuid.UUID(execution_id),
         "tenant_id": tenant_id,
@@ -118,8 +140,101 @@ def record_step(
         set_={k: stmt.excluded[k] for k in ("status", "duration_ms", "result", "error_type", "error_message")},
         where=StepRun.status != "completed",
     )
-    session.execute(stmt)
+    written = session.execute(stmt).rowcount
+    if written == 0 and status == "completed":
+        return  # already recorded as completed: nothing new to audit
     add_logs(session, execution_id, logs or [])
+
+
+_STEP_COLUMNS = ("status", "duration_ms", "result", "error_type", "error_message")
+_LOG_COLUMNS = ("tenant_id", "step_name", "step_index", "level", "message", "data", "duration_ms")
+
+
+@lru_cache(maxsize=8)
+def _record_step_sql(log_rows: int) -> Any:
+    """Fence check, step upsert and log rows as one statement: one round trip per step on Postgres.
+
+    The fence is checked in the same statement as the writes (a classic fenced write): a run whose lock
+    was taken over by a greater fencing number writes nothing, and the caller raises StaleRunError.
+    """
+    values = ", ".join(
+        f"(CAST(:t{i} AS VARCHAR), CAST(:s{i} AS VARCHAR), CAST(:i{i} AS INTEGER), CAST(:l{i} AS VARCHAR), "
+        f"CAST(:m{i} AS TEXT), CAST(:d{i} AS JSONB), CAST(:u{i} AS DOUBLE PRECISION))"
+        for i in range(log_rows)
+    )
+    logs = (f"""
+        , logs AS (
+            INSERT INTO orchestrator_execution_logs
+                (execution_id, tenant_id, step_name, step_index, level, message, data, duration_ms, created_at)
+            SELECT CAST(:execution_id AS UUID), v.*, clock_timestamp()
+            FROM (VALUES {values}) AS v (tenant_id, step_name, step_index, level, message, data, duration_ms)
+            WHERE (SELECT ok FROM fence) AND (EXISTS (SELECT 1 FROM up) OR :status <> 'completed')
+        )""" if log_rows else "")
+    return text(f"""
+        WITH fence AS (
+            SELECT NOT EXISTS (
+                SELECT 1 FROM orchestrator_executions e
+                JOIN orchestrator_run_fences f ON f.workflow_name = e.workflow_name AND f.scope = e.scope
+                WHERE e.id = CAST(:execution_id AS UUID) AND e.fencing_token IS NOT NULL
+                  AND f.fencing_token > e.fencing_token
+            ) AS ok
+        ), up AS (
+            INSERT INTO orchestrator_step_runs
+                (execution_id, tenant_id, step_name, status, duration_ms, result, error_type, error_message,
+                 created_at)
+            SELECT CAST(:execution_id AS UUID), :tenant_id, :step_name, :status,
+                   CAST(:duration_ms AS DOUBLE PRECISION), CAST(:result AS JSONB), :error_type, :error_message,
+                   clock_timestamp()
+            FROM fence WHERE fence.ok
+            ON CONFLICT (execution_id, tenant_id, step_name) DO UPDATE SET
+                {", ".join(f"{c} = EXCLUDED.{c}" for c in _STEP_COLUMNS)}
+            WHERE orchestrator_step_runs.status <> 'completed'
+            RETURNING 1
+        ){logs}
+        SELECT (SELECT ok FROM fence)""")
+
+
+def _record_step_postgres(session: Session, execution_id: str, tenant_id: str, step_name: str, *,
+                          status: str, duration_ms: float | None, result: dict[str, Any] | None,
+                          error_type: str | None, error_message: str | None,
+                          logs: list[dict[str, Any]]) -> None:
+    params: dict[str, Any] = {
+        "execution_id": execution_id, "tenant_id": tenant_id, "step_name": step_name, "status": status,
+        "duration_ms": duration_ms, "result": None if result is None else json.dumps(result, default=str),
+        "error_type": error_type, "error_message": error_message,
+    }
+    for i, row in enumerate(logs):
+        params.update({f"t{i}": row.get("tenant_id"), f"s{i}": row["step_name"], f"i{i}": row.get("step_index", 0),
+                       f"l{i}": row.get("level", "INFO"), f"m{i}": row["message"],
+                       f"d{i}": None if row.get("data") is None else json.dumps(row["data"], default=str),
+                       f"u{i}": row.get("duration_ms")})
+    fence_ok = session.execute(_record_step_sql(len(logs)), params).scalar()
+    if not fence_ok:
+        check_fence(session, execution_id)  # raises StaleRunError with the names and numbers
+
+
+def completed_step_result(session: Session, execution_id: str, tenant_id: str, step_name: str
+                          ) -> dict[str, Any] | None:
+    """The recorded result of a step the tenant completed in that execution, else None (retry from failure)."""
+    row = session.execute(
+        select(StepRun.result).where(
+            StepRun.execution_id == uuid.UUID(execution_id), StepRun.tenant_id == tenant_id,
+            StepRun.step_name == step_name, StepRun.status == "completed",
+        )
+    ).first()
+    return None if row is None else (row[0] or {})
+
+
+def completed_results(session: Session, execution_id: str, tenant_id: str) -> dict[str, Any]:
+    """Summaries of the steps a tenant completed in an execution, by step name (for the daily summary:
+    results live in the database, not in the state machine's state)."""
+    rows = session.execute(
+        select(StepRun.step_name, StepRun.result).where(
+            StepRun.execution_id == uuid.UUID(execution_id), StepRun.tenant_id == tenant_id,
+            StepRun.status == "completed",
+        )
+    )
+    return {name: result or {} for name, result in rows}
 
 
 def step_statuses(session: Session, execution_id: str, tenant_id: str) -> dict[str, str]:
@@ -184,8 +299,11 @@ def close_execution(
 
     Returns False (and changes nothing) when the execution was already closed: FinishRun retried.
     """
+    # Lock the row and re-read it: FinishRun, FailRun and the watchdog may race to close one run.
+    session.refresh(execution, with_for_update=True)
     if execution.status in TERMINAL_STATUSES:
         return False
+    check_fence(session, str(execution.id))
     started = _aware(execution.started_at) or now
     duration = max(0.0, (now - started).total_seconds())
     execution.status = status
@@ -217,3 +335,49 @@ def close_execution(
         )
     )
     return True
+
+
+# --- fencing (issue 3): a run whose lock was taken over cannot write ------------------------------------------
+def register_fence(session: Session, workflow_name: str, scope: str, fencing_token: int,
+                   execution_name: str) -> None:
+    """Record that `fencing_token` was handed out for (workflow, scope); the highest number wins.
+
+    Called by the dispatcher as soon as it holds the run lock and again by StartRun (idempotent), so a
+    stalled older run is fenced off before the newer one writes anything.
+    """
+    stmt = _dialect_insert(session, RunFence).values(
+        workflow_name=workflow_name, scope=scope, fencing_token=fencing_token, execution_name=execution_name,
+        updated_at=datetime.now(UTC),
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["workflow_name", "scope"],
+        set_={"fencing_token": stmt.excluded.fencing_token, "execution_name": stmt.excluded.execution_name,
+              "updated_at": stmt.excluded.updated_at},
+        where=RunFence.fencing_token < stmt.excluded.fencing_token,
+    )
+    session.execute(stmt)
+
+
+def check_fence(session: Session, execution_id: str) -> None:
+    """Refuse the write (StaleRunError) when a newer holder of the run's lock registered a greater
+    fencing number than the one this execution started with. Runs without a number are not fenced.
+
+    On Postgres the fence row is read FOR SHARE: a takeover's registration waits for this transaction,
+    and this transaction waits for a takeover in progress, so the check and the write cannot straddle it.
+    """
+    query = (
+        select(Execution.execution_name, Execution.fencing_token, RunFence.fencing_token, RunFence.execution_name)
+        .join(RunFence, (RunFence.workflow_name == Execution.workflow_name) & (RunFence.scope == Execution.scope))
+        .where(Execution.id == uuid.UUID(execution_id))
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(read=True, of=RunFence)
+    row = session.execute(query).first()
+    if row is None:
+        return
+    name, own, newest, newest_name = row
+    if own is not None and newest is not None and newest > own:
+        raise StaleRunError(
+            f"run {name} holds fencing number {own} but {newest_name} took its lock over with {newest}: "
+            "this run's write is refused"
+        )

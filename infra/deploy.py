@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,11 +27,17 @@ class Deployment:
     function_arns: dict[str, str] = field(default_factory=dict)
     state_machine_arns: dict[str, str] = field(default_factory=dict)
     rule_names: list[str] = field(default_factory=list)
+    manifest_bucket: str = ""
 
     def environment(self) -> dict[str, str]:
-        """The wiring the functions need: each workflow's state machine ARN."""
-        return {m.arn_env_var: self.state_machine_arns[m.workflow] for m in resources.state_machines()
-                if m.workflow in self.state_machine_arns}
+        """The wiring the functions need: each workflow's state machine ARN, the manifest bucket."""
+        env = {m.arn_env_var: self.state_machine_arns[m.workflow] for m in resources.state_machines()
+               if m.workflow in self.state_machine_arns}
+        if self.manifest_bucket:
+            env["MANIFEST_BUCKET"] = self.manifest_bucket
+        if "dispatch" in self.function_arns:  # the schedule rules' target (scheduling.reconcile_rules)
+            env["DISPATCH_FUNCTION_ARN"] = self.function_arns["dispatch"]
+        return env
 
 
 def _placeholder_zip() -> bytes:
@@ -42,6 +49,16 @@ def _placeholder_zip() -> bytes:
     return buffer.getvalue()
 
 
+def _ensure_bucket(s3: Any, name: str) -> str:
+    try:
+        s3.head_bucket(Bucket=name)
+    except s3.exceptions.ClientError:
+        region = s3.meta.region_name
+        config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=name, **config)
+    return name
+
+
 def _role_arn(iam: Any) -> str:
     try:
         return iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
@@ -49,12 +66,18 @@ def _role_arn(iam: Any) -> str:
         return iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(ASSUME_ROLE))["Role"]["Arn"]
 
 
-def deploy(clients: dict[str, Any], *, stage: str = "local", environment: dict[str, str] | None = None
+def deploy(clients: dict[str, Any], *, stage: str = "local", environment: dict[str, str] | None = None,
+           adapt_definition: Callable[[str], str] | None = None, reconcile_schedules: bool = True
            ) -> Deployment:
-    """`clients` maps "lambda", "stepfunctions", "events", "iam" to boto3 clients."""
+    """`clients` maps "lambda", "stepfunctions", "events", "iam", "s3" to boto3 clients.
+
+    `reconcile_schedules`: also put the workflows' schedule rules (reads the workflows table, so the
+    database must be migrated and seeded first; the Stack does that).
+    """
     lam, sfn, events, iam = clients["lambda"], clients["stepfunctions"], clients["events"], clients["iam"]
     deployment = Deployment(stage=stage)
     role_arn = _role_arn(iam)
+    deployment.manifest_bucket = _ensure_bucket(clients["s3"], resources.manifest_bucket_name(stage))
     specs = resources.functions(stage)
     code = _placeholder_zip()
 
@@ -79,6 +102,8 @@ def deploy(clients: dict[str, Any], *, stage: str = "local", environment: dict[s
         definition = resources.render_definition(
             machine, resources.substitutions(machine, deployment.function_arns)
         )
+        if adapt_definition is not None:  # an emulator's known parser gaps (see localcloud.compat)
+            definition = adapt_definition(definition)
         if name in existing:
             sfn.update_state_machine(stateMachineArn=existing[name], definition=definition, roleArn=role_arn)
             deployment.state_machine_arns[machine.workflow] = existing[name]
@@ -92,7 +117,13 @@ def deploy(clients: dict[str, Any], *, stage: str = "local", environment: dict[s
         lam.update_function_configuration(FunctionName=spec.physical_name(stage),
                                           Environment={"Variables": env_for(spec)})
 
-    wanted = resources.rules()
+    # Fixed rules (the outbox drain) from the description; the schedule rules (`sched-*`) from the workflows
+    # table, through the same reconciliation the API runs after a workflow changes.
+    from chalicelib.scheduling import reconcile_rules, rule_prefix
+
+    schedule_prefix = rule_prefix(stage)
+    wanted = [r for r in resources.rules(stage=stage) if not f"{resources.APP_NAME}-{stage}-{r.name}".startswith(
+        schedule_prefix)]
     for rule in wanted:
         rule_name = f"{resources.APP_NAME}-{stage}-{rule.name}"
         events.put_rule(Name=rule_name, ScheduleExpression=rule.schedule_expression, State="ENABLED",
@@ -104,11 +135,15 @@ def deploy(clients: dict[str, Any], *, stage: str = "local", environment: dict[s
             target["InputTransformer"] = rule.input_transformer
         events.put_targets(Rule=rule_name, Targets=[target])
         deployment.rule_names.append(rule_name)
+    if reconcile_schedules:
+        reconciled = reconcile_rules(stage=stage, dispatch_arn=deployment.function_arns["dispatch"], events=events,
+                                     machines=deployment.state_machine_arns)
+        deployment.rule_names += reconciled["created"] + reconciled["updated"] + reconciled["unchanged"]
     # Rules of this stage that the description no longer has are removed (schedules changed).
     prefix = f"{resources.APP_NAME}-{stage}-"
     for page in events.get_paginator("list_rules").paginate(NamePrefix=prefix):
         for rule in page["Rules"]:
-            if rule["Name"] not in deployment.rule_names:
+            if rule["Name"] not in deployment.rule_names and not rule["Name"].startswith(schedule_prefix):
                 ids = [t["Id"] for t in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]]
                 if ids:
                     events.remove_targets(Rule=rule["Name"], Ids=ids)

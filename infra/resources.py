@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from chalicelib.domain.schedule import rule_expression, utc_rule_times
 from chalicelib.settings import PROJECT_ROOT, Settings, get_settings
 from chalicelib.workflows import default_workflows
 
@@ -77,6 +76,10 @@ class RuleSpec:
         return pascal(self.name.replace("-", "_")) + "Rule"
 
 
+def manifest_bucket_name(stage: str) -> str:
+    return f"{APP_NAME}-{stage}-manifests"
+
+
 def pascal(snake: str) -> str:
     return "".join(part.capitalize() for part in snake.split("_") if part)
 
@@ -123,30 +126,34 @@ def render_definition(machine: StateMachineSpec, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 
-def dispatch_input_transformer(workflow: str) -> dict[str, Any]:
-    # The dispatcher needs the firing instant, so the event's time and id go into its input.
-    template = f'{{"workflow_name": "{workflow}", "time": <time>, "event_id": <id>}}'
-    return {"InputPathsMap": {"time": "$.time", "id": "$.id"}, "InputTemplate": template}
+def rules(settings: Settings | None = None, *, now: datetime | None = None, stage: str | None = None,
+          workflows: list[dict[str, Any]] | None = None) -> list[RuleSpec]:
+    """The outbox drain plus the schedule rules of `workflows` (default: the seeded built-ins that are
+    enabled and have a state machine) — the same rules `chalicelib.scheduling.reconcile_rules` keeps in
+    step with the workflows table at run time (names `sched-...`, one set per workflow, every UTC offset
+    of every scope zone, and the catch-up sweep)."""
+    from chalicelib.domain.schedule import WorkflowSchedule
+    from chalicelib.scheduling import configured_zones, desired_rules
 
-
-def rules(settings: Settings | None = None, *, now: datetime | None = None) -> list[RuleSpec]:
-    """One rule per workflow and UTC minute its local time can fall on, plus the outbox drain."""
     settings = settings or get_settings()
-    now = now or datetime.now(UTC)
-    extra_zones = [z.strip() for z in settings.scope_timezones.split(",") if z.strip()]
-    specs: list[RuleSpec] = []
-    for workflow in default_workflows(settings):
-        if workflow["name"] not in {m.workflow for m in state_machines()}:
-            continue
-        zones = sorted({workflow["timezone"], *extra_zones})
-        for minute, hour in utc_rule_times(workflow["cron_expression"], zones, start=now):
-            specs.append(RuleSpec(
-                name=f"{workflow['name'].replace('_', '-')}-{hour:02d}{minute:02d}-utc",
-                schedule_expression=rule_expression(minute, hour),
-                target_function="dispatch",
-                description=f"{workflow['name']} at {workflow['cron_expression']} local in {', '.join(zones)}",
-                input_transformer=dispatch_input_transformer(workflow["name"]),
-            ))
+    stage = stage or settings.stage
+    machines = {m.workflow for m in state_machines()}
+    chosen = [w for w in (workflows if workflows is not None else default_workflows(settings))
+              if w.get("enabled", True) and w["name"] in machines]
+    schedules = [(w["name"], WorkflowSchedule(w["cron_expression"], w.get("holiday_policy", "run"),
+                                              w.get("weekend_cron")), w["timezone"]) for w in chosen]
+    stage_prefix = f"{APP_NAME}-{stage}-"
+    specs: list[RuleSpec] = [
+        RuleSpec(
+            name=rule.name.removeprefix(stage_prefix),
+            schedule_expression=rule.schedule_expression,
+            target_function="dispatch",
+            description=rule.description,
+            input_transformer=rule.input_transformer,
+        )
+        for rule in desired_rules(schedules, configured_zones(settings), stage=stage, now=now,
+                                  sweep_minutes=settings.catchup_sweep_minutes)
+    ]
     specs.append(RuleSpec(
         name="outbox-drain",
         schedule_expression="rate(1 minute)",

@@ -29,7 +29,13 @@ class RabbitMQSink:
         import pika  # imported here: only the bridge needs it (cold start of the other steps)
 
         self._pika = pika
-        self._connection = pika.BlockingConnection(pika.URLParameters(url))
+        params = pika.URLParameters(url)
+        # A stopped broker must fail the drain fast (the events wait in the outbox), and a broker
+        # that blocks publishers (memory/disk alarm) must not hang the bridge until its Lambda timeout.
+        params.connection_attempts = 1
+        params.socket_timeout = 5
+        params.blocked_connection_timeout = 15
+        self._connection = pika.BlockingConnection(params)
         self._channel = self._connection.channel()
         self._channel.exchange_declare(exchange=EXCHANGE, exchange_type="topic", durable=True)
         self._channel.confirm_delivery()

@@ -1,4 +1,5 @@
-"""Redis: run locks with fencing tokens (the serverless stand-in for leader election)."""
+"""Redis: run locks with fencing tokens, and the short dispatch lock (the serverless stand-in for leader
+election)."""
 
 from __future__ import annotations
 
@@ -41,16 +42,15 @@ class RunLocks:
         """Take the lock for `token`; None if another token holds it. Re-acquiring with the holder's
         own token succeeds (an at-least-once redelivery of the same dispatch)."""
         try:
-            if self._client.set(key, token, nx=True, px=ttl_seconds * 1000):
-                fence = int(self._client.incr(f"{key}:fence"))
-                return Lock(key, token, fence)
-            holder = self._client.get(key)
-            if holder is not None and holder.decode() == token:
-                fence = int(self._client.get(f"{key}:fence") or 0)
-                return Lock(key, token, fence, fresh=False)
-            return None
+            # One script: a redelivery can never read the fence between another holder's SET and INCR.
+            state, fence = self._client.eval(_ACQUIRE, 2, key, f"{key}:fence", token, ttl_seconds * 1000)
         except redis.RedisError as exc:
             raise LockUnavailableError(f"Redis unreachable, no run started: {exc}") from exc
+        if int(state) == 1:
+            return Lock(key, token, int(fence))
+        if int(state) == 0:
+            return Lock(key, token, int(fence), fresh=False)
+        return None
 
     def holder(self, key: str) -> str | None:
         try:
@@ -59,11 +59,94 @@ class RunLocks:
             raise LockUnavailableError(f"Redis unreachable: {exc}") from exc
         return value.decode() if value is not None else None
 
+    def current_fence(self, key: str) -> int:
+        """The last fencing number handed out for the lock (0 if never taken)."""
+        try:
+            return int(self._client.get(f"{key}:fence") or 0)
+        except redis.RedisError as exc:
+            raise LockUnavailableError(f"Redis unreachable: {exc}") from exc
+
     def release(self, key: str, token: str) -> bool:
         try:
             return bool(self._client.eval(_RELEASE_IF_OWNER, 1, key, token))
         except redis.RedisError as exc:
             raise LockUnavailableError(f"Redis unreachable, lock {key} not released: {exc}") from exc
+
+
+# Take the lock and its fencing number atomically; a re-acquisition by the holder's own token (a
+# redelivery) gets the holder's number back. Returns {1, fence} (taken), {0, fence} (ours already), {-1, 0}.
+_ACQUIRE = """
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    return {1, redis.call('incr', KEYS[2])}
+end
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return {0, tonumber(redis.call('get', KEYS[2]) or '0')}
+end
+return {-1, 0}
+"""
+
+# Extend the key's TTL only if it still holds our token (a heartbeat never revives someone else's lock).
+_EXTEND_IF_OWNER = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class DispatchLease:
+    key: str
+    token: str
+    fencing_token: int
+    ttl_seconds: int
+
+
+class DispatchLocks:
+    """The dispatch lock: one dispatcher at a time evaluates a workflow's firing (`SET NX PX`, short TTL,
+    heartbeat by token, released by token). Waiting dispatchers see the holder instead of racing it."""
+
+    def __init__(self, *, client: redis.Redis | None = None, prefix: str | None = None) -> None:
+        self._client = client if client is not None else get_redis()
+        self._prefix = prefix or get_settings().redis_key_prefix
+
+    def key(self, name: str) -> str:
+        return f"{self._prefix}:dispatch-lock:{name}"
+
+    def acquire(self, name: str, token: str, ttl_seconds: int) -> DispatchLease | None:
+        key = self.key(name)
+        try:
+            if not self._client.set(key, token, nx=True, px=ttl_seconds * 1000):
+                return None
+            fence = int(self._client.incr(f"{key}:fence"))
+        except redis.RedisError as exc:
+            raise LockUnavailableError(f"Redis unreachable, no run started (dispatch lock {name}): {exc}") from exc
+        return DispatchLease(key, token, fence, ttl_seconds)
+
+    def heartbeat(self, lease: DispatchLease) -> bool:
+        """Extend the lease; False when it was lost (expired and maybe taken by another dispatcher)."""
+        try:
+            return bool(self._client.eval(_EXTEND_IF_OWNER, 1, lease.key, lease.token, lease.ttl_seconds * 1000))
+        except redis.RedisError as exc:
+            raise LockUnavailableError(f"Redis unreachable, dispatch lock not extended: {exc}") from exc
+
+    def holder(self, name: str) -> tuple[str | None, int]:
+        """(token, remaining ms) of the current holder; (None, 0) when free."""
+        key = self.key(name)
+        try:
+            pipe = self._client.pipeline()
+            pipe.get(key)
+            pipe.pttl(key)
+            value, ttl = pipe.execute()
+        except redis.RedisError as exc:
+            raise LockUnavailableError(f"Redis unreachable: {exc}") from exc
+        return (value.decode() if value is not None else None), max(int(ttl or 0), 0)
+
+    def release(self, lease: DispatchLease) -> bool:
+        try:
+            return bool(self._client.eval(_RELEASE_IF_OWNER, 1, lease.key, lease.token))
+        except redis.RedisError:
+            return False  # the TTL frees it; nothing depends on an early release
 
 
 def get_redis() -> redis.Redis:

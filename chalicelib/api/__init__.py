@@ -1,5 +1,5 @@
-"""REST routes (a Chalice blueprint mounted at /api/v1/orchestrator)."""
+"""REST routes: `api` (mounted at /api/v1/orchestrator) and `docs` (/openapi.json, at the root)."""
 
-from chalicelib.api.routes import api
+from chalicelib.api.routes import api, docs
 
-__all__ = ["api"]
+__all__ = ["api", "docs"]

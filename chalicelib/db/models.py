@@ -218,3 +218,46 @@ class OutboxEvent(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ExecutionRetry(Base):
+    """A retry-from-failure execution and the one it retried (issue 6). The original row is never changed."""
+
+    __tablename__ = "orchestrator_execution_retries"
+
+    execution_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orchestrator_executions.id", ondelete="CASCADE"), primary_key=True
+    )
+    retry_of: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orchestrator_executions.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class ScheduleWatermark(Base):
+    """Per workflow and scope: every scheduled instant before `watermark_at` has been handled (started,
+    already done, or deliberately dropped). The catch-up looks at instants from here to the firing."""
+
+    __tablename__ = "orchestrator_schedule_watermarks"
+
+    workflow_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    watermark_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow
+    )
+
+
+class RunFence(Base):
+    """The highest fencing number handed out for a (workflow, scope) run lock. A run's writes are refused
+    once a newer holder registered a greater number here (its lock expired and was taken over)."""
+
+    __tablename__ = "orchestrator_run_fences"
+
+    workflow_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fencing_token: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    execution_name: Mapped[str] = mapped_column(String(80), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow
+    )

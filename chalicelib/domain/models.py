@@ -51,6 +51,8 @@ class RunRequest(Payload):
     tenant_ids: list[str] | None = None
     fencing_token: int | None = None
     lock_key: str | None = None
+    # Retry from failure: the execution (id) whose completed steps this run reuses instead of re-running.
+    retry_of: str | None = None
 
 
 class RunRef(Payload):
@@ -63,6 +65,7 @@ class RunRef(Payload):
     run_date: date
     fencing_token: int | None = None
     lock_key: str | None = None
+    retry_of: str | None = None  # see RunRequest.retry_of
 
 
 class TenantRef(Payload):

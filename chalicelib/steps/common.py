@@ -13,6 +13,7 @@ from chalicelib import store
 from chalicelib.db.engine import session_scope
 from chalicelib.domain.models import DAILY_STEPS, TenantStepInput
 from chalicelib.errors import InvalidInputError
+from chalicelib.idempotency import StepKey, run_once
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -44,6 +45,8 @@ def log_row(step_name: str, message: str, *, tenant_id: str | None = None, level
     }
 
 
+# SQLSTATE classes of a database that is restarting or unreachable: 57P0x (shutting down, starting up),
+# 08xxx (connection exception).
 def run_tenant_step(
     step_name: str,
     event: Any,
@@ -55,9 +58,13 @@ def run_tenant_step(
     """
     request = parse(TenantStepInput, event)
     run, tenant = request.run, request.tenant
+    if run.retry_of:  # retry from failure (issue 6): what the original completed is reused, not re-run
+        reused = _reuse_from_original(step_name, request)
+        if reused is not None:
+            return reused
     started = time.perf_counter()
     try:
-        summary, message = work(request)
+        summary, message = _run_once(step_name, request, work)
     except Exception as exc:
         elapsed = (time.perf_counter() - started) * 1000
         with session_scope() as session:
@@ -78,6 +85,38 @@ def run_tenant_step(
             logs=[log_row(step_name, message, tenant_id=tenant.id, data=summary, duration_ms=elapsed)],
         )
     return summary
+
+
+def _run_once(
+    step_name: str,
+    request: TenantStepInput,
+    work: Callable[[TenantStepInput], tuple[dict[str, Any], str]],
+) -> tuple[dict[str, Any], str]:
+    """The step's work at most once per (execution, tenant, step): a redelivery gets the cached result.
+
+    (A "retry from failure" run may look up the original execution's result before this.)
+    """
+    key = StepKey(request.run.execution_id, request.tenant.id, step_name)
+    result, _replayed = run_once(key, lambda: work(request))
+    return result.summary, result.message
+
+
+# --- retry from failure (issue 6) -----------------------------------------------------------------------
+def _reuse_from_original(step_name: str, request: TenantStepInput) -> dict[str, Any] | None:
+    """If the tenant completed this step in the retried execution, record it completed here with the
+    original's result (and a log saying so) and return that result; None means: run the step."""
+    run, tenant = request.run, request.tenant
+    assert run.retry_of is not None
+    with session_scope() as session:
+        result = store.completed_step_result(session, run.retry_of, tenant.id, step_name)
+        if result is None:
+            return None
+        store.record_step(
+            session, run.execution_id, tenant.id, step_name, status="completed", duration_ms=0.0, result=result,
+            logs=[log_row(step_name, f"{step_name} reused from execution {run.retry_of} (completed there)",
+                          tenant_id=tenant.id, data={"reused_from": run.retry_of, **result})],
+        )
+    return result
 
 
 def parse_cause(cause: str | None) -> tuple[str | None, str]:

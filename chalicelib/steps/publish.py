@@ -1,5 +1,11 @@
 """The bridge: drain the outbox to the event sink. A row is marked published only after the sink
-accepted it, so a broker outage leaves events in the outbox for the next drain (nothing is lost)."""
+accepted it (RabbitMQ: the publisher confirm), so a broker outage leaves events in the outbox for the
+next drain (nothing is lost). Each message carries the outbox row's id as message_id: a consumer that
+sees one twice (the bridge died between the confirm and its commit) recognises it.
+
+Runs as the state machine's PublishEvents step and on the every-minute rule (`{"source": "schedule"}`);
+the scheduled run first lets the watchdog stop runs past their max_execution_time_seconds, so their
+`workflow_failed` events go out in the same drain."""
 
 from __future__ import annotations
 
@@ -17,6 +23,21 @@ BATCH_SIZE = 100
 
 
 def publish_events(event: Any = None, *, sink: EventSink | None = None, max_batches: int = 50) -> dict[str, Any]:
+    expired: list[dict[str, Any]] = []
+    if isinstance(event, dict) and event.get("source") == "schedule":
+        from chalicelib.watchdog import expire_overdue
+
+        try:
+            expired = expire_overdue()
+        except Exception as exc:  # noqa: BLE001 - the drain must still run
+            get_logger().error("watchdog failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+    result = drain(sink=sink, max_batches=max_batches)
+    if expired:
+        result["expired"] = expired
+    return result
+
+
+def drain(*, sink: EventSink | None = None, max_batches: int = 50) -> dict[str, Any]:
     published = failed = 0
     own_sink = sink is None
     try:

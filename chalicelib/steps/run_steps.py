@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,8 +21,9 @@ from chalicelib.domain.models import (
     TenantRef,
 )
 from chalicelib.domain.runs import final_status, tenants_for_run
-from chalicelib.errors import LockUnavailableError, RunNotFoundError
+from chalicelib.errors import InvalidInputError, LockUnavailableError, RunNotFoundError
 from chalicelib.observability import get_logger
+from chalicelib.settings import get_settings
 from chalicelib.steps.common import log_row, parse, parse_cause
 
 FINAL_STEP = DAILY_STEPS[-1]
@@ -69,6 +71,7 @@ def start_run(event: Any) -> dict[str, Any]:
         run_date=data.request.run_date,
         fencing_token=data.request.fencing_token,
         lock_key=data.request.lock_key,
+        retry_of=data.request.retry_of,
     ).model_dump(mode="json")
 
 
@@ -90,7 +93,22 @@ def list_tenants(event: Any) -> dict[str, Any]:
         TenantRef(id=t.id, name=t.name, subscription_tier=t.subscription_tier, timezone=t.timezone).model_dump()
         for t in selected
     ]
-    return {"tenants": refs, "count": len(refs), "skipped": len(skipped)}
+    # The tenant list goes to S3, not into the state: 10,000 tenants would break the 256 KiB state limit.
+    bucket, key = write_manifest(run.execution_name, refs)
+    return {"bucket": bucket, "key": key, "count": len(refs), "skipped": len(skipped),
+            "max_concurrency": get_settings().map_max_concurrency}
+
+
+def write_manifest(execution_name: str, tenants: list[dict[str, Any]]) -> tuple[str, str]:
+    import boto3  # only this step needs it at run time (cold start of the others)
+
+    bucket = get_settings().manifest_bucket
+    if not bucket:
+        raise InvalidInputError("MANIFEST_BUCKET is not set: the tenant manifest has nowhere to go")
+    key = f"manifests/{execution_name}.json"
+    body = json.dumps(tenants, separators=(",", ":")).encode()
+    boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    return bucket, key
 
 
 def record_tenant_failure(event: Any) -> dict[str, Any]:
@@ -125,6 +143,16 @@ def _release(lock_key: str | None, token: str) -> None:
         get_logger().warning("run lock not released", extra={"lock_key": lock_key, "error": str(exc)})
 
 
+def _alert(execution_id: str) -> None:
+    """Failure alerts once the run is closed; an alert that cannot go out never fails the run."""
+    from chalicelib.alerts import notify_run_closed
+
+    try:
+        notify_run_closed(execution_id)
+    except Exception as exc:  # noqa: BLE001 - outcome and event are committed; alerts are best effort
+        get_logger().error("alerts not sent", extra={"execution_id": execution_id, "error": str(exc)})
+
+
 def finish_run(event: Any) -> dict[str, Any]:
     run = parse(RunOnlyInput, event).run
     now = _now()
@@ -148,7 +176,7 @@ def finish_run(event: Any) -> dict[str, Any]:
             error_message = f"all {execution.tenants_total} tenants failed"
             payload["error_message"] = error_message
             payload["tenants_affected"] = sorted({f["tenant_id"] for f in failures})
-        store.close_execution(
+        closed = store.close_execution(
             session, execution, status=status, counters=counters, error_message=error_message,
             event_type=event_type, event_payload=payload, now=now,
         )
@@ -159,6 +187,8 @@ def finish_run(event: Any) -> dict[str, Any]:
         )])
         summary = _summary(execution)
     _release(run.lock_key, run.execution_name)
+    if closed:
+        _alert(summary["execution_id"])
     return summary
 
 
@@ -190,7 +220,7 @@ def fail_run(event: Any) -> dict[str, Any]:
             "tenants_affected": sorted({f["tenant_id"] for f in failures}),
             "timestamp": now.isoformat(),
         }
-        store.close_execution(
+        closed = store.close_execution(
             session, execution, status="failed", counters=counters, error_message=error_message,
             event_type="workflow_failed", event_payload=payload, now=now,
         )
@@ -198,6 +228,8 @@ def fail_run(event: Any) -> dict[str, Any]:
                                                             level="ERROR", data={"error": data.error.Error})])
         summary = _summary(execution)
     _release(request.lock_key if request else None, data.execution_name)
+    if closed:
+        _alert(summary["execution_id"])
     return summary
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from chalicelib import store
 from chalicelib.adapters.platform import get_platform_client
+from chalicelib.db.engine import session_scope
 from chalicelib.domain.models import TenantStepInput
 from chalicelib.settings import get_settings
 from chalicelib.steps.common import run_tenant_step
@@ -51,11 +53,14 @@ def _validate_forecasts(req: TenantStepInput) -> tuple[dict[str, Any], str]:
 
 
 def _send_daily_summary(req: TenantStepInput) -> tuple[dict[str, Any], str]:
-    forecast = req.results.get("generate_forecasts") or {}
-    production = req.results.get("plan_production") or {}
-    procurement = req.results.get("calculate_procurement") or {}
-    inventory = req.results.get("project_inventory") or {}
-    validation = req.results.get("validate_forecasts") or {}
+    # The state carries no step results (it stays small at any scale): read them back from the rows.
+    with session_scope() as session:
+        results = {**req.results, **store.completed_results(session, req.run.execution_id, req.tenant.id)}
+    forecast = results.get("generate_forecasts") or {}
+    production = results.get("plan_production") or {}
+    procurement = results.get("calculate_procurement") or {}
+    inventory = results.get("project_inventory") or {}
+    validation = results.get("validate_forecasts") or {}
     lines = [
         f"Forecast: {forecast.get('products', 0)} products, {forecast.get('total_units', 0):.0f} units over "
         f"{get_settings().forecast_days_ahead} days",

@@ -130,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         for firing in errors:
             console.print(f"[red]{firing.rule_name}: {firing.function_error}: {firing.response_payload}[/]")
         runs = [run for d in dispatches for run in d["runs"]]
+        # The catch-up sweep (its own rule, target id "catchup") may start runs an outage missed.
+        runs += [run for f in firings if f.target_id == "catchup" and isinstance(f.response_payload, dict)
+                 for run in f.response_payload.get("runs", [])]
         not_due = sorted({scope for d in dispatches for scope in d["not_due"]})
         summaries = []
         for run in runs:
@@ -189,7 +192,7 @@ def _serve_api(stack: Any, port: int) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     console.print(f"[bold green]API on http://127.0.0.1:{port}/api/v1/orchestrator/executions[/] "
-                  f"(Ctrl-C to stop). {admin_token_hint()}")
+                  f"(Ctrl-C to stop).\n{admin_token_hint(port)}", soft_wrap=True)
     try:
         return process.wait()
     except KeyboardInterrupt:

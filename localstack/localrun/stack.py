@@ -22,6 +22,7 @@ from chalicelib.workflows import ensure_default_workflows
 from infra.deploy import Deployment, deploy
 from infra.resources import APP_NAME
 from localcloud.clock import EventBridgeClock, Firing
+from localcloud.compat import adapt_definition
 from localcloud.server import LocalCloud
 
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".local"
@@ -70,6 +71,7 @@ class Stack:
         data_dir: Path = DEFAULT_DATA_DIR,
         stage: str = "local",
         extra_env: dict[str, str] | None = None,
+        simulator_url: str | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.database_url = database_url or f"sqlite:///{data_dir / 'orchestrator.db'}"
@@ -78,6 +80,8 @@ class Stack:
         self.stage = stage
         self._tenants = tenants
         self._extra_env = extra_env or {}
+        # An external simulator (its own process, e.g. for benchmarks: it then doesn't share our GIL).
+        self.simulator_url = simulator_url
         self.embedded_redis: EmbeddedRedis | None = None
         self.simulator: SimulatorServer | None = None
         self.cloud: LocalCloud | None = None
@@ -97,13 +101,22 @@ class Stack:
         if not self.redis_url:
             self.embedded_redis = EmbeddedRedis()
             self.redis_url = self.embedded_redis.url
-        self.simulator = SimulatorServer(tenants=self._tenants).start()
+        if self.simulator_url:
+            import httpx
+
+            if self._tenants is not None:
+                httpx.put(f"{self.simulator_url}/sim/tenants", json={"tenants": self._tenants},
+                          timeout=60).raise_for_status()
+            platform_url = self.simulator_url
+        else:
+            self.simulator = SimulatorServer(tenants=self._tenants).start()
+            platform_url = self.simulator.url
         self.cloud = LocalCloud().start()
         self.env = {
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "RABBITMQ_URL": self.rabbitmq_url,
-            "PLATFORM_BASE_URL": self.simulator.url,
+            "PLATFORM_BASE_URL": platform_url,
             "EVENT_LOG_PATH": str(self.data_dir / "events.jsonl"),
             "STAGE": self.stage,
             **self.cloud.env(),
@@ -113,8 +126,8 @@ class Stack:
         upgrade(self.database_url)
         with session_scope() as session:
             ensure_default_workflows(session)
-        clients = {name: self.cloud.client(name) for name in ("lambda", "stepfunctions", "events", "iam")}
-        self.deployment = deploy(clients, stage=self.stage, environment=self.env)
+        clients = {name: self.cloud.client(name) for name in ("lambda", "stepfunctions", "events", "iam", "s3")}
+        self.deployment = deploy(clients, stage=self.stage, environment=self.env, adapt_definition=adapt_definition)
         self.env.update(self.deployment.environment())
         self._apply_environ(self.deployment.environment())
         self.clock = EventBridgeClock(self.cloud.client("events"), self.cloud.client("lambda"),
@@ -187,6 +200,17 @@ class Stack:
                 raise TimeoutError(f"execution {execution_name} still {status} after {timeout:.0f} s")
             time.sleep(poll)
         return RunResult(execution_name, status, self.summary(execution_name), time.monotonic() - started)
+
+    def history(self, execution_name: str, workflow: str = "daily_operations") -> list[dict[str, Any]]:
+        """The execution's events followed by those of its Distributed Map children (through the API)."""
+        assert self.cloud is not None
+        sfn = self.cloud.client("stepfunctions")
+        arn = self.execution_arn(execution_name, workflow)
+        events = list(sfn.get_execution_history(executionArn=arn)["events"])
+        for run in sfn.list_map_runs(executionArn=arn)["mapRuns"]:
+            for child in sfn.list_executions(mapRunArn=run["mapRunArn"])["executions"]:
+                events.extend(sfn.get_execution_history(executionArn=child["executionArn"])["events"])
+        return events
 
     def progress(self, execution_name: str) -> dict[str, Any]:
         with session_scope() as session:

@@ -20,6 +20,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 @pytest.fixture()
 def simulator(stack):  # type: ignore[no-untyped-def]
-    """The stack's simulator, with faults and call counts cleared after each test."""
+    """The stack's simulator, with faults and call counts cleared before and after each test."""
+    stack.simulator.state.reset()
     yield stack.simulator
     stack.simulator.state.reset()

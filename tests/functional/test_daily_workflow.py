@@ -33,8 +33,8 @@ def run_once(stack: Any, at: datetime) -> tuple[dict[str, Any], Any]:
 
 
 def history(stack: Any, execution_name: str) -> list[dict[str, Any]]:
-    sfn = stack.cloud.client("stepfunctions")
-    return sfn.get_execution_history(executionArn=stack.execution_arn(execution_name))["events"]
+    """Parent and Distributed Map child histories, read through the Step Functions API."""
+    return stack.history(execution_name)
 
 
 def test_daily_run_processes_every_active_madrid_tenant(stack: Any) -> None:
@@ -51,9 +51,11 @@ def test_daily_run_processes_every_active_madrid_tenant(stack: Any) -> None:
                                                                                                   ACTIVE_MADRID, 0)
     assert summary["tenants_skipped"] == 2
     assert summary["steps_completed"] == summary["steps_total"] == ACTIVE_MADRID * 6
-    # AND the history shows one Map iteration per tenant and six Lambda tasks per tenant
+    # AND the history shows one map run with one child execution per tenant, six Lambda tasks each
     events = Counter(e["type"] for e in history(stack, summary["execution_name"]))
-    assert events["MapIterationStarted"] == ACTIVE_MADRID
+    assert events["MapRunStarted"] == events["MapRunSucceeded"] == 1
+    assert events["ExecutionStarted"] == 1 + ACTIVE_MADRID
+    assert events["ExecutionSucceeded"] == 1 + ACTIVE_MADRID
     assert events["LambdaFunctionSucceeded"] >= ACTIVE_MADRID * 6
     # AND every tenant's steps and logs are recorded, and the completion event waits in the outbox or is sent
     with session_scope() as session:

@@ -51,9 +51,13 @@ def test_daily_run_on_postgres_records_everything_and_publishes_to_rabbitmq(pg_s
             event = session.scalar(select(OutboxEvent).where(OutboxEvent.aggregate_id == str(execution_id)))
             assert event is not None and event.published_at is not None
         # AND the completion event reached RabbitMQ with its id as message_id
+        # (other runs on this broker may publish too: pick this execution's event by its id)
         channel = connection.channel()
-        method, properties, body = channel.basic_get(queue=queue, auto_ack=True)
-        assert method is not None, "no event arrived"
+        while True:
+            method, properties, body = channel.basic_get(queue=queue, auto_ack=True)
+            assert method is not None, "no event arrived for this execution"
+            if properties.message_id == str(event.id):
+                break
         assert method.routing_key == "orchestrator.workflow_completed"
         assert properties.message_id == str(event.id)
         payload = json.loads(body)

@@ -1,0 +1,114 @@
+"""Failure alerts to operators through the platform's notification service.
+
+Called once a run has been closed (by FinishRun, FailRun or the watchdog), outside the transaction that
+closed it: an HTTP call never holds a database transaction open. Two alerts exist:
+
+- `workflow_failed`: the run ended `failed` (all tenants failed, the run itself broke, or it ran past
+  its workflow's max_execution_time_seconds);
+- `workflow_consecutive_failures`: the workflow's consecutive_failures just reached the threshold
+  (ALERT_CONSECUTIVE_FAILURES_THRESHOLD).
+
+Every alert, sent or not, is recorded in the execution's logs (step_name "alert"). A notification
+service that is down never fails the run: the run's outcome is already committed and its event is in
+the outbox; the log row says the alert could not be sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib import store
+from chalicelib.db.engine import session_scope
+from chalicelib.db.models import Execution
+from chalicelib.observability import get_logger
+from chalicelib.settings import get_settings
+
+ALERT_STEP = "alert"
+
+
+@dataclass(frozen=True)
+class Alert:
+    type: str
+    severity: str
+    title: str
+    message: str
+    data: dict[str, Any]
+
+
+def alerts_for(execution: Execution, *, consecutive_failures: int, threshold: int,
+               tenants_affected: list[str]) -> list[Alert]:
+    """The alerts a closed execution calls for (pure: no I/O)."""
+    if execution.status != "failed":
+        return []
+    data = {
+        "workflow_name": execution.workflow_name,
+        "execution_id": str(execution.id),
+        "execution_name": execution.execution_name,
+        "status": execution.status,
+        "error_message": execution.error_message,
+        "tenants_affected": tenants_affected[:100],
+        "consecutive_failures": consecutive_failures,
+    }
+    affected = f" Tenants affected: {len(tenants_affected)}." if tenants_affected else ""
+    alerts = [Alert(
+        type="workflow_failed",
+        severity="critical",
+        title=f"Workflow {execution.workflow_name} failed",
+        message=f"Run {execution.execution_name} of workflow {execution.workflow_name} failed: "
+                f"{execution.error_message or 'no reason recorded'}.{affected}",
+        data=data,
+    )]
+    if consecutive_failures == threshold:  # crossed just now: one escalation, not one per failure
+        alerts.append(Alert(
+            type="workflow_consecutive_failures",
+            severity="critical",
+            title=f"Workflow {execution.workflow_name} failed {consecutive_failures} times in a row",
+            message=f"Workflow {execution.workflow_name} has failed {consecutive_failures} consecutive runs "
+                    f"(alert threshold {threshold}); last run {execution.execution_name}: "
+                    f"{execution.error_message or 'no reason recorded'}",
+            data={**data, "threshold": threshold},
+        ))
+    return alerts
+
+
+def notify_run_closed(execution_id: str) -> list[dict[str, Any]]:
+    """Send the alerts a just-closed run calls for and record each in its logs; returns what happened."""
+    settings = get_settings()
+    with session_scope() as session:
+        execution = session.get(Execution, uuid.UUID(execution_id))
+        if execution is None:
+            return []
+        workflow = store.get_workflow(session, execution.workflow_name)
+        consecutive = workflow.consecutive_failures if workflow is not None else 0
+        affected = sorted({f["tenant_id"] for f in store.failed_tenants(session, execution_id)})
+        pending = alerts_for(execution, consecutive_failures=consecutive,
+                             threshold=settings.alert_consecutive_failures_threshold, tenants_affected=affected)
+    if not pending:
+        return []
+    from chalicelib.adapters.platform import get_platform_client
+
+    outcomes, logs = [], []
+    for alert in pending:
+        outcome: dict[str, Any] = {"type": alert.type, "severity": alert.severity}
+        try:
+            body = get_platform_client().send_notification(
+                tenant_id=None, type_=alert.type, severity=alert.severity, title=alert.title,
+                message=alert.message, data=alert.data)
+            outcome.update(sent=True, notification_id=body.get("notification_id"))
+            logs.append(_log(f"alert sent: {alert.message}", "WARNING", {**outcome, **alert.data}))
+        except Exception as exc:  # noqa: BLE001 - the run is closed; record that the alert failed
+            outcome.update(sent=False, error=f"{type(exc).__name__}: {exc}"[:500])
+            logs.append(_log(f"alert NOT sent ({outcome['error']}): {alert.message}", "ERROR",
+                             {**outcome, **alert.data}))
+            get_logger().error("alert not sent", extra={"alert": alert.type, "error": outcome["error"]})
+        outcomes.append(outcome)
+    with session_scope() as session:
+        store.add_logs(session, execution_id, logs)
+    return outcomes
+
+
+def _log(message: str, level: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"tenant_id": None, "step_name": ALERT_STEP, "step_index": 0, "level": level,
+            "message": message[:4000], "data": data, "duration_ms": None}

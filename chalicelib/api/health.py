@@ -1,0 +1,119 @@
+"""Health probes (each timed) and the leader view."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from chalicelib.settings import get_settings
+
+
+def _timed(required: bool, probe: Callable[[], str | None]) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        detail = probe()
+        result: dict[str, Any] = {"status": "up", "required": required, "detail": detail}
+    except _Disabled as off:
+        result = {"status": "disabled", "required": False, "detail": str(off)}
+    except Exception as exc:  # noqa: BLE001 - a health check reports any failure
+        result = {"status": "down", "required": required, "error": f"{type(exc).__name__}: {exc}"[:500]}
+    result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return result
+
+
+class _Disabled(Exception):
+    """The dependency is not configured in this environment (not an error)."""
+
+
+def _database() -> str:
+    from sqlalchemy import text
+
+    from chalicelib.db.engine import session_scope
+
+    with session_scope() as session:
+        session.execute(text("SELECT 1"))
+        return session.get_bind().dialect.name
+
+
+def _redis() -> None:
+    from chalicelib.adapters.redis_store import get_redis
+
+    get_redis().ping()
+
+
+def _rabbitmq() -> str:
+    url = get_settings().rabbitmq_url
+    if not url:
+        raise _Disabled("RABBITMQ_URL unset: events go to the local event log")
+    import pika
+
+    params = pika.URLParameters(url)
+    params.socket_timeout = 2
+    params.blocked_connection_timeout = 2
+    params.connection_attempts = 1
+    connection = pika.BlockingConnection(params)
+    connection.close()
+    return "connected"
+
+
+@cache
+def _sfn_client(_endpoint: str | None, _region: str | None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("stepfunctions", config=Config(connect_timeout=2, read_timeout=3,
+                                                       retries={"max_attempts": 1}))
+
+
+def _stepfunctions() -> str:
+    client = _sfn_client(os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_DEFAULT_REGION"))
+    arn = os.environ.get("DAILY_OPERATIONS_STATE_MACHINE_ARN")
+    if arn:
+        return client.describe_state_machine(stateMachineArn=arn)["status"]
+    client.list_state_machines(maxResults=1)
+    return "reachable (DAILY_OPERATIONS_STATE_MACHINE_ARN unset)"
+
+
+def health() -> tuple[int, dict[str, Any]]:
+    """Database, Redis and Step Functions are required (503 when one is down); RabbitMQ is not (events wait
+    in the outbox)."""
+    checks = {
+        "database": _timed(True, _database),
+        "redis": _timed(True, _redis),
+        "stepfunctions": _timed(True, _stepfunctions),
+        "rabbitmq": _timed(False, _rabbitmq),
+    }
+    healthy = all(c["status"] == "up" for c in checks.values() if c["required"])
+    body = {"status": "healthy" if healthy else "unhealthy", "stage": get_settings().stage, "checks": checks}
+    return (200 if healthy else 503), body
+
+
+def leader() -> dict[str, Any]:
+    """The dispatch locks (issue 3's `leader_status`: holder, heartbeat, held now) and the run locks held."""
+    from chalicelib.adapters.redis_store import get_redis
+    from chalicelib.scheduling import leader_status
+
+    status = leader_status()
+    prefix = f"{get_settings().redis_key_prefix}:run-lock:"
+    client = get_redis()
+    locks = []
+    for raw in client.scan_iter(match=f"{prefix}*", count=500):
+        key = raw.decode()
+        if key.endswith(":fence"):
+            continue
+        holder = client.get(key)
+        if holder is None:
+            continue
+        workflow, _, scope = key[len(prefix):].partition(":")
+        ttl = client.pttl(key)
+        fence = client.get(f"{key}:fence")
+        locks.append({"key": key, "workflow_name": workflow, "scope": scope, "holder": holder.decode(),
+                      "ttl_ms": ttl if ttl is not None and ttl >= 0 else None,
+                      "fencing_token": int(fence) if fence is not None else None})
+    locks.sort(key=lambda lock: lock["key"])
+    held = [lock for lock in status["locks"] if lock.get("held")]
+    return {"instance_id": status["instance_id"], "enabled": status["enabled"], "leader": held[0] if held else None,
+            "locks": status["locks"], "run_locks": locks}
