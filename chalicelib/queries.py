@@ -320,7 +320,16 @@ def _block(rows: Iterable[Execution]) -> dict[str, Any]:
         "duration_p95": percentile(durations, 95),
         "duration_max": round(max(durations), 3) if durations else None,
         "retries": sum(1 for r in rows if r.trigger == "retry"),
+        **_cost(rows),
     }
+
+
+def _cost(rows: list[Execution]) -> dict[str, Any]:
+    """Sum of the cost estimates FinishRun stored with each execution (the seed's cost tracking)."""
+    costs = [(r.result or {}).get("cost") or {} for r in rows]
+    total = sum(c.get("eur_total") or 0.0 for c in costs)
+    tenants = sum((c.get("billed") or {}).get("express_requests") or 0 for c in costs)
+    return {"cost_eur": round(total, 8), "cost_eur_per_tenant": round(total / tenants, 10) if tenants else None}
 
 
 def statistics(session: Session, *, workflow: str | None, days: int, today: date | None = None) -> dict[str, Any]:

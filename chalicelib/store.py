@@ -225,6 +225,35 @@ def completed_step_result(session: Session, execution_id: str, tenant_id: str, s
     return None if row is None else (row[0] or {})
 
 
+# States of the parent execution outside the Map (Start run, List tenants, the Map itself, Finish run,
+# Publish events, Run finished): billed STANDARD transitions, plus one per child execution started.
+PARENT_STATE_TRANSITIONS = 6
+RUN_LEVEL_INVOCATIONS = 4  # StartRun, ListTenants, FinishRun, PublishEvents
+LAMBDA_MEMORY_MB = 256  # .chalice/config.json
+RUN_LEVEL_DURATION_MS = 100.0
+
+
+def cost_counts(session: Session, execution_id: str) -> dict[str, Any]:
+    """What the cost model needs, from the step rows: one Lambda request per step row (its recorded
+    duration), one EXPRESS child per tenant lasting the sum of its steps, the manifest's PUT and GET."""
+    rows = session.execute(
+        select(StepRun.tenant_id, StepRun.duration_ms).where(StepRun.execution_id == uuid.UUID(execution_id))
+    ).all()
+    per_tenant: dict[str, float] = {}
+    invocations = [(LAMBDA_MEMORY_MB, RUN_LEVEL_DURATION_MS)] * RUN_LEVEL_INVOCATIONS
+    for tenant_id, duration in rows:
+        per_tenant[tenant_id] = per_tenant.get(tenant_id, 0.0) + (duration or 0.0)
+        invocations.append((LAMBDA_MEMORY_MB, duration or 1.0))
+    return {
+        "tenants": len(per_tenant),
+        "state_transitions": PARENT_STATE_TRANSITIONS + len(per_tenant),
+        "express_durations_ms": list(per_tenant.values()),
+        "lambda_invocations": invocations,
+        "s3_put_requests": 1,
+        "s3_get_requests": 1,
+    }
+
+
 def completed_results(session: Session, execution_id: str, tenant_id: str) -> dict[str, Any]:
     """Summaries of the steps a tenant completed in an execution, by step name (for the daily summary:
     results live in the database, not in the state machine's state)."""

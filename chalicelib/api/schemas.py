@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from chalicelib.db.models import EXECUTION_STATUSES, LOG_LEVELS, WORKFLOW_TYPES
+from chalicelib.domain.constants import EXECUTION_STATUSES, LOG_LEVELS, WORKFLOW_TYPES
 
 ExecutionStatus = Literal["pending", "running", "completed", "completed_with_failures", "failed", "cancelled"]
 assert set(ExecutionStatus.__args__) == set(EXECUTION_STATUSES)  # type: ignore[attr-defined]
@@ -145,6 +145,8 @@ class StatsBlock(BaseModel):
     duration_p95: float | None
     duration_max: float | None
     retries: int
+    cost_eur: float = Field(description="estimated AWS cost of these executions (EUR)")
+    cost_eur_per_tenant: float | None = Field(description="estimated AWS cost per tenant and run (EUR)")
 
 
 class DayStats(StatsBlock):

@@ -25,14 +25,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from chalicelib.domain.constants import EXECUTION_STATUSES, LOG_LEVELS, STEP_STATUSES, WORKFLOW_TYPES
+
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 # SQLite only auto-increments an INTEGER PRIMARY KEY.
 BigIntPk = BigInteger().with_variant(Integer(), "sqlite")
 
-WORKFLOW_TYPES = ("daily", "weekly", "monthly", "on_demand")
-EXECUTION_STATUSES = ("pending", "running", "completed", "completed_with_failures", "failed", "cancelled")
-STEP_STATUSES = ("completed", "failed", "skipped")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+__all__ = ["EXECUTION_STATUSES", "LOG_LEVELS", "STEP_STATUSES", "WORKFLOW_TYPES"]
 
 
 def utcnow() -> datetime:

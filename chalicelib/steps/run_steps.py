@@ -180,6 +180,10 @@ def finish_run(event: Any) -> dict[str, Any]:
             session, execution, status=status, counters=counters, error_message=error_message,
             event_type=event_type, event_payload=payload, now=now,
         )
+        if closed:
+            # The seed's cost tracking: what this run would cost on AWS, kept with the execution.
+            execution.result = {**(execution.result or {}),
+                                "cost": run_cost(store.cost_counts(session, run.execution_id))}
         store.add_logs(session, run.execution_id, [log_row(
             "finish_run", f"run {status}: {counters['tenants_processed']} tenants processed, "
             f"{counters['tenants_failed']} failed", level="INFO" if status == "completed" else "WARNING",
@@ -190,6 +194,15 @@ def finish_run(event: Any) -> dict[str, Any]:
     if closed:
         _alert(summary["execution_id"])
     return summary
+
+
+def run_cost(counts: dict[str, Any]) -> dict[str, Any]:
+    """The estimate stored with an execution: totals and the per-tenant figure, in EUR and USD."""
+    from chalicelib.costs import estimate_run_cost
+
+    estimate = estimate_run_cost(counts)
+    return {"eur_total": estimate["eur_total"], "eur_per_tenant": estimate["eur_per_tenant"],
+            "usd_total": estimate["usd"]["total"], "usd": estimate["usd"], "billed": estimate["billed"]}
 
 
 def fail_run(event: Any) -> dict[str, Any]:

@@ -1,0 +1,8 @@
+"""Enumerations shared by the tables, the API schemas and the steps (no heavy imports: cold start)."""
+
+from __future__ import annotations
+
+WORKFLOW_TYPES = ("daily", "weekly", "monthly", "on_demand")
+EXECUTION_STATUSES = ("pending", "running", "completed", "completed_with_failures", "failed", "cancelled")
+STEP_STATUSES = ("completed", "failed", "skipped")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
