@@ -5,11 +5,6 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR):$(CURDIR)/localstack
 
-package: venv
-	$(PY) -m infra.template out/merge-template.json
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-west-1} AWS_EC2_METADATA_DISABLED=true \
-		$(VENV)/bin/chalice package --stage $${STAGE:-prod} --merge-template out/merge-template.json out/package
-
 .PHONY: package run test unit functional integration bench lint services venv clean chaos fuzz
 
 venv: $(STAMP)
@@ -56,3 +51,9 @@ lint: venv
 
 clean:
 	rm -rf .local out .pytest_cache
+
+# The AWS deployment: the merge template from infra/ and `chalice package` (SAM + deployment.zip in out/).
+package: venv
+	$(PY) -m infra.template out/merge-template.json
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-west-1} AWS_EC2_METADATA_DISABLED=true \
+		$(VENV)/bin/chalice package --stage $${STAGE:-prod} --merge-template out/merge-template.json out/package
