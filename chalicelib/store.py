@@ -323,16 +323,20 @@ def close_execution(
     event_type: str,
     event_payload: dict[str, Any],
     now: datetime,
+    superseded: bool = False,
 ) -> bool:
     """Final status, workflow's last_* fields and the outbox event, all in the caller's transaction.
 
     Returns False (and changes nothing) when the execution was already closed: FinishRun retried.
+    `superseded`: the run's lock was taken over (StaleRunError). Only its own row and its own event are
+    written; the workflow's last_* fields belong to the newer run and stay as they are.
     """
     # Lock the row and re-read it: FinishRun, FailRun and the watchdog may race to close one run.
     session.refresh(execution, with_for_update=True)
     if execution.status in TERMINAL_STATUSES:
         return False
-    check_fence(session, str(execution.id))
+    if not superseded:
+        check_fence(session, str(execution.id))
     started = _aware(execution.started_at) or now
     duration = max(0.0, (now - started).total_seconds())
     execution.status = status
@@ -343,7 +347,7 @@ def close_execution(
         setattr(execution, key, value)
     event_payload = {**event_payload, "duration_seconds": round(duration, 3)}
     execution.result = {"event_type": event_type, **{k: v for k, v in event_payload.items() if k != "timestamp"}}
-    if execution.workflow_id is not None:
+    if execution.workflow_id is not None and not superseded:
         workflow = session.get(Workflow, execution.workflow_id)
         if workflow is not None:
             succeeded = status != "failed"  # a run with some failed tenants still ran

@@ -21,7 +21,7 @@ from chalicelib.domain.models import (
     TenantRef,
 )
 from chalicelib.domain.runs import final_status, tenants_for_run
-from chalicelib.errors import InvalidInputError, LockUnavailableError, RunNotFoundError
+from chalicelib.errors import InvalidInputError, LockUnavailableError, RunNotFoundError, StaleRunError
 from chalicelib.observability import get_logger
 from chalicelib.settings import get_settings
 from chalicelib.steps.common import log_row, parse, parse_cause
@@ -233,10 +233,19 @@ def fail_run(event: Any) -> dict[str, Any]:
             "tenants_affected": sorted({f["tenant_id"] for f in failures}),
             "timestamp": now.isoformat(),
         }
-        closed = store.close_execution(
-            session, execution, status="failed", counters=counters, error_message=error_message,
-            event_type="workflow_failed", event_payload=payload, now=now,
-        )
+        try:
+            closed = store.close_execution(
+                session, execution, status="failed", counters=counters, error_message=error_message,
+                event_type="workflow_failed", event_payload=payload, now=now,
+            )
+        except StaleRunError as exc:
+            # A newer run took this run's lock over: end this one as superseded without touching what
+            # belongs to the newer run (the workflow's last_* fields), so its row does not stay running.
+            error_message = payload["error_message"] = f"superseded: {exc}"
+            closed = store.close_execution(
+                session, execution, status="failed", counters=counters, error_message=error_message,
+                event_type="workflow_failed", event_payload=payload, now=now, superseded=True,
+            )
         store.add_logs(session, str(execution.id), [log_row("fail_run", f"run failed: {error_message}",
                                                             level="ERROR", data={"error": data.error.Error})])
         summary = _summary(execution)

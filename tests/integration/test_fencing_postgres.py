@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from chalicelib import store
 from chalicelib.db.engine import session_scope
 from chalicelib.db.models import Execution, ExecutionLog, StepRun
 
@@ -58,3 +59,13 @@ def test_a_taken_over_run_writes_nothing_on_postgres(pg_stack: Any) -> None:
                                                          ExecutionLog.tenant_id == tenant["id"]))
         assert steps == ["generate_forecasts"] and logs == 1
         assert session.get(Execution, old_id).status == "running"
+    # AND when A's state machine reaches FailRun, A ends failed as superseded, B stays the workflow's last
+    error, body = invoke("fail_run", {"execution_name": old_name, "request": request,
+                                      "error": {"Error": "StaleRunError", "Cause": "fenced"}})
+    assert error is None, body
+    with session_scope() as session:
+        old = session.get(Execution, old_id)
+        assert old.status == "failed" and old.error_message.startswith("superseded: ")
+        workflow = store.get_workflow(session, "daily_operations")
+        newer_row = store.get_execution_by_name(session, newer["execution_name"])
+        assert workflow.last_execution_id == newer_row.id
