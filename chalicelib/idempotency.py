@@ -28,16 +28,9 @@ from typing import Any
 
 import redis
 
+from chalicelib.adapters.redis_store import RELEASE_IF_OWNER  # the marker is released like a run lock
 from chalicelib.errors import LockUnavailableError, TransientServiceError
 from chalicelib.settings import get_settings
-
-# Delete the marker only if this delivery still holds it.
-_RELEASE_IF_OWNER = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-    return redis.call('del', KEYS[1])
-end
-return 0
-"""
 
 
 @dataclass(frozen=True)
@@ -101,7 +94,7 @@ class StepResultCache:
         try:
             pipe = self._client.pipeline(transaction=True)
             pipe.set(self.result_key(key), body, ex=self._ttl)
-            pipe.eval(_RELEASE_IF_OWNER, 1, self.marker_key(key), token)
+            pipe.eval(RELEASE_IF_OWNER, 1, self.marker_key(key), token)
             pipe.execute()
         except redis.RedisError as exc:
             # The service was called but its result could not be kept: say so loudly; the step fails
@@ -110,7 +103,7 @@ class StepResultCache:
 
     def release(self, key: StepKey, token: str) -> None:
         with contextlib.suppress(redis.RedisError):  # the marker expires by itself
-            self._client.eval(_RELEASE_IF_OWNER, 1, self.marker_key(key), token)
+            self._client.eval(RELEASE_IF_OWNER, 1, self.marker_key(key), token)
 
     def wait_for_result(self, key: StepKey, *, timeout: float) -> CachedResult | None:
         """Poll for the twin delivery's result until it appears, its marker vanishes, or the deadline."""

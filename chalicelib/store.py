@@ -38,6 +38,27 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
+def execution_summary(execution: Execution) -> dict[str, Any]:
+    """The run's outcome as FinishRun/FailRun return it and `make run` prints it."""
+    return {
+        "execution_id": str(execution.id),
+        "execution_name": execution.execution_name,
+        "workflow_name": execution.workflow_name,
+        "scope": execution.scope,
+        "run_date": execution.run_date.isoformat() if execution.run_date else None,
+        "status": execution.status,
+        "tenants_total": execution.tenants_total,
+        "tenants_processed": execution.tenants_processed,
+        "tenants_failed": execution.tenants_failed,
+        "tenants_skipped": execution.tenants_skipped,
+        "steps_total": execution.steps_total,
+        "steps_completed": execution.steps_completed,
+        "steps_failed": execution.steps_failed,
+        "duration_seconds": round(execution.duration_seconds or 0.0, 3),
+        "error_message": execution.error_message,
+    }
+
+
 def get_workflow(session: Session, name: str) -> Workflow | None:
     return session.scalar(select(Workflow).where(Workflow.name == name))
 

@@ -12,7 +12,7 @@ from chalicelib.errors import LockUnavailableError
 from chalicelib.settings import get_settings
 
 # Delete the key only if it still holds our token: a run never releases a lock someone else took over.
-_RELEASE_IF_OWNER = """
+RELEASE_IF_OWNER = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
     return redis.call('del', KEYS[1])
 end
@@ -68,7 +68,7 @@ class RunLocks:
 
     def release(self, key: str, token: str) -> bool:
         try:
-            return bool(self._client.eval(_RELEASE_IF_OWNER, 1, key, token))
+            return bool(self._client.eval(RELEASE_IF_OWNER, 1, key, token))
         except redis.RedisError as exc:
             raise LockUnavailableError(f"Redis unreachable, lock {key} not released: {exc}") from exc
 
@@ -144,7 +144,7 @@ class DispatchLocks:
 
     def release(self, lease: DispatchLease) -> bool:
         try:
-            return bool(self._client.eval(_RELEASE_IF_OWNER, 1, lease.key, lease.token))
+            return bool(self._client.eval(RELEASE_IF_OWNER, 1, lease.key, lease.token))
         except redis.RedisError:
             return False  # the TTL frees it; nothing depends on an early release
 

@@ -189,7 +189,7 @@ def finish_run(event: Any) -> dict[str, Any]:
             f"{counters['tenants_failed']} failed", level="INFO" if status == "completed" else "WARNING",
             data=counters,
         )])
-        summary = _summary(execution)
+        summary = store.execution_summary(execution)
     _release(run.lock_key, run.execution_name)
     if closed:
         _alert(summary["execution_id"])
@@ -248,25 +248,10 @@ def fail_run(event: Any) -> dict[str, Any]:
             )
         store.add_logs(session, str(execution.id), [log_row("fail_run", f"run failed: {error_message}",
                                                             level="ERROR", data={"error": data.error.Error})])
-        summary = _summary(execution)
+        summary = store.execution_summary(execution)
     _release(request.lock_key if request else None, data.execution_name)
     if closed:
         _alert(summary["execution_id"])
     return summary
 
 
-def _summary(execution: Any) -> dict[str, Any]:
-    return {
-        "execution_id": str(execution.id),
-        "execution_name": execution.execution_name,
-        "workflow_name": execution.workflow_name,
-        "status": execution.status,
-        "tenants_total": execution.tenants_total,
-        "tenants_processed": execution.tenants_processed,
-        "tenants_failed": execution.tenants_failed,
-        "tenants_skipped": execution.tenants_skipped,
-        "steps_total": execution.steps_total,
-        "steps_completed": execution.steps_completed,
-        "steps_failed": execution.steps_failed,
-        "duration_seconds": round(execution.duration_seconds or 0.0, 3),
-    }

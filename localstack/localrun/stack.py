@@ -227,20 +227,4 @@ class Stack:
             execution = store.get_execution_by_name(session, execution_name)
             if execution is None:
                 return {"execution_name": execution_name, "status": "not_recorded"}
-            return {
-                "execution_name": execution_name,
-                "execution_id": str(execution.id),
-                "workflow_name": execution.workflow_name,
-                "scope": execution.scope,
-                "run_date": execution.run_date.isoformat() if execution.run_date else None,
-                "status": execution.status,
-                "tenants_total": execution.tenants_total,
-                "tenants_processed": execution.tenants_processed,
-                "tenants_failed": execution.tenants_failed,
-                "tenants_skipped": execution.tenants_skipped,
-                "steps_total": execution.steps_total,
-                "steps_completed": execution.steps_completed,
-                "steps_failed": execution.steps_failed,
-                "duration_seconds": round(execution.duration_seconds or 0.0, 3),
-                "error_message": execution.error_message,
-            }
+            return store.execution_summary(execution)
