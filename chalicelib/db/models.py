@@ -99,6 +99,7 @@ class Execution(Base):
         CheckConstraint(_in("status", EXECUTION_STATUSES), name="status"),
         Index("ix_orchestrator_executions_workflow_started", "workflow_name", "started_at"),
         Index("ix_orchestrator_executions_status_started", "status", "started_at"),
+        Index("ix_orchestrator_executions_started_id", "started_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -58,3 +58,21 @@ def test_migrations_go_down_and_up_on_postgres(pg_url: str) -> None:
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+def test_models_and_migrations_agree_on_postgres(pg_url: str) -> None:
+    # GIVEN the database migrated to every head (the pg_url fixture's database, migrated by the stacks)
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from chalicelib.db.models import Base
+
+    upgrade(pg_url)
+    engine = sa.create_engine(pg_url)
+    # WHEN alembic compares the SQLAlchemy models with the migrated schema
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    engine.dispose()
+    # THEN there is nothing a new migration would have to add
+    assert differences == []
