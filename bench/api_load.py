@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.common import python_path
+from bench.common import python_path, stop_process
 from bench.config import ROOT
 
 API = "/api/v1/orchestrator"
@@ -121,13 +121,7 @@ class ApiServer:
         return out.stdout.strip().splitlines()[-1]
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
 
 

@@ -87,14 +87,19 @@ class Simulator:
         httpx.put(f"{self.url}/sim/tenants", json={"tenants": tenants}, timeout=120).raise_for_status()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
+
+
+def stop_process(process: subprocess.Popen[Any] | None) -> None:
+    """Terminate a helper server, killing it if it does not stop within 10 s."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def worker_env(cfg: Config, database_url: str, simulator_url: str, **extra: str) -> dict[str, str]:
