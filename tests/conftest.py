@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+pg8000://postgres
 # Per-session names: several test sessions may share this machine's services at once.
 PG_TEST_DB = os.environ.get("TEST_PG_DATABASE", f"orchestrator_test_{os.getpid()}")
 REAL_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 os.environ.setdefault("REDIS_KEY_PREFIX", f"orchestrator-test-{os.getpid()}")
 
 
@@ -54,3 +56,18 @@ def real_redis_url() -> Iterator[str]:
     for key in client.scan_iter(match=f"{os.environ['REDIS_KEY_PREFIX']}*"):
         client.delete(key)
     client.close()
+
+
+def bind_event_queue(*, durable: bool = False) -> tuple[Any, str]:
+    """A consumer queue bound to every orchestrator event on the real broker: (connection, queue name).
+
+    Exclusive by default; durable survives a broker restart (the RabbitMQ-outage fault).
+    """
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    channel = connection.channel()
+    channel.exchange_declare(exchange="orchestrator", exchange_type="topic", durable=True)
+    queue = channel.queue_declare(queue="", exclusive=not durable, durable=durable).method.queue
+    channel.queue_bind(queue=queue, exchange="orchestrator", routing_key="orchestrator.#")
+    return connection, queue

@@ -6,13 +6,13 @@ Each test adds one line to the matrix (`matrix_line`); the lines are printed at 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+from tests.conftest import RABBITMQ_URL
+
 MATRIX: list[str] = []
 
 

@@ -26,6 +26,7 @@ from chalicelib.db.engine import session_scope
 from chalicelib.db.models import Execution, ExecutionLog, OutboxEvent, StepRun, Workflow
 from tests.chaos import services
 from tests.chaos.conftest import RABBITMQ_URL
+from tests.conftest import bind_event_queue
 
 MADRID = "Europe/Madrid"
 ACTIVE_MADRID = 10
@@ -261,7 +262,7 @@ def test_run_past_its_max_execution_time_is_stopped_failed_and_announced(chaos_s
         session.execute(update(Workflow).where(Workflow.name == "daily_operations")
                         .values(max_execution_time_seconds=1))
     sim.set_fault("forecasting", latency_ms=1500)
-    consumer, queue = _bind_queue(durable=False)
+    consumer, queue = bind_event_queue(durable=False)
     try:
         name = fire_run(chaos_stack, eight_madrid(18))
         # WHEN the every-minute housekeeping rule fires (polled until the watchdog acts)
@@ -417,14 +418,6 @@ def _completed_steps(name: str) -> int:
     except Exception:  # noqa: BLE001 - the database may be briefly unreachable
         return 0
 
-
-def _bind_queue(*, durable: bool) -> tuple[pika.BlockingConnection, str]:
-    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
-    channel = connection.channel()
-    channel.exchange_declare(exchange="orchestrator", exchange_type="topic", durable=True)
-    queue = channel.queue_declare(queue="", exclusive=not durable, durable=durable).method.queue
-    channel.queue_bind(queue=queue, exchange="orchestrator", routing_key="orchestrator.#")
-    return connection, queue
 
 
 class _Received:

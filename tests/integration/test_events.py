@@ -12,20 +12,12 @@ from sqlalchemy import select
 
 from chalicelib.db.engine import session_scope
 from chalicelib.db.models import OutboxEvent
-from tests.integration.conftest import RABBITMQ_URL
+from tests.conftest import bind_event_queue
 
 COMPLETED_KEYS = {"event_type", "workflow_name", "execution_id", "tenants_processed", "steps_completed",
                   "steps_failed", "duration_seconds", "timestamp"}
 FAILED_KEYS = COMPLETED_KEYS | {"error_message", "tenants_affected"}
 
-
-def _consumer() -> tuple[pika.BlockingConnection, str]:
-    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
-    channel = connection.channel()
-    channel.exchange_declare(exchange="orchestrator", exchange_type="topic", durable=True)
-    queue = channel.queue_declare(queue="", exclusive=True).method.queue
-    channel.queue_bind(queue=queue, exchange="orchestrator", routing_key="orchestrator.#")
-    return connection, queue
 
 
 def _received(connection: pika.BlockingConnection, queue: str) -> list[tuple[Any, Any, dict]]:
@@ -53,7 +45,7 @@ def _outbox_id(execution_id: str) -> str:
 
 def test_consumer_receives_exact_completed_and_failed_events(pg_stack: Any) -> None:
     # GIVEN a consumer bound to the orchestrator exchange
-    connection, queue = _consumer()
+    connection, queue = bind_event_queue()
     try:
         # WHEN one run completes and the next fails (the forecasting service down for every tenant)
         completed = _run(pg_stack, datetime(2027, 2, 3, 7, 0, tzinfo=UTC))

@@ -8,26 +8,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import pika
 from sqlalchemy import func, select, text
 
 from chalicelib.db.engine import session_scope
 from chalicelib.db.models import Execution, ExecutionLog, OutboxEvent, StepRun
-from tests.integration.conftest import RABBITMQ_URL
-
-
-def _bind_queue() -> tuple[pika.BlockingConnection, str]:
-    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
-    channel = connection.channel()
-    channel.exchange_declare(exchange="orchestrator", exchange_type="topic", durable=True)
-    queue = channel.queue_declare(queue="", exclusive=True).method.queue
-    channel.queue_bind(queue=queue, exchange="orchestrator", routing_key="orchestrator.#")
-    return connection, queue
+from tests.conftest import bind_event_queue
 
 
 def test_daily_run_on_postgres_records_everything_and_publishes_to_rabbitmq(pg_stack: Any) -> None:
     # GIVEN a consumer bound to the orchestrator exchange
-    connection, queue = _bind_queue()
+    connection, queue = bind_event_queue()
     try:
         # WHEN the daily run fires at 08:00 Madrid
         at = datetime(2026, 12, 10, 7, 0, tzinfo=UTC)
