@@ -6,7 +6,7 @@ Sections (BENCH_ONLY=e2e,peer,bare,coldstart,ingest,api; default all):
   peer       the same run on stock moto speed (LOCALCLOUD_SPEEDUPS=0) at BENCH_PEER_TENANTS (1000)
   bare       the same handlers called directly (thread pool of MAP_MAX_CONCURRENCY) at each size
   coldstart  `import app` + the first call of a step handler in a fresh interpreter
-  ingest     audit-log rows/s through chalicelib.store.add_logs
+  ingest     audit-log rows/s through chalicelib.db.logs.add_logs
   api        GET executions / logs at a fixed rate against seeded rows, served by `chalice local`
 Derived: orchestrated/bare, emulator overhead per Lambda task, AWS cost per tenant per day.
 
@@ -214,7 +214,7 @@ def _cpus() -> int:
 
 
 def _cost(counts: dict[str, Any]) -> dict[str, Any]:
-    from chalicelib.costs import estimate_run_cost
+    from chalicelib.domain.costs import estimate_run_cost
 
     estimate = estimate_run_cost(counts)
     lambda_ms = [d for _, d in counts["lambda_invocations"]]

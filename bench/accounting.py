@@ -47,7 +47,7 @@ def _transitions(events: list[dict[str, Any]]) -> int:
 
 
 def run_counts(events: list[dict[str, Any]], memory_of: dict[str, int], *, tenants: int) -> dict[str, Any]:
-    """The counts `chalicelib.costs.estimate_run_cost` takes (S3 and the clock's invocations added by the caller).
+    """The counts `chalicelib.domain.costs.estimate_run_cost` takes (S3 and the clock's invocations added by the caller).
 
     `memory_of` maps a function's name (`generate_forecasts`) to its memory in MB; a Lambda ARN ends with
     `function:<app>-<stage>-<name>`.

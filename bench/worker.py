@@ -188,14 +188,14 @@ class _Context:
 
 def _handler_environment(stage: str, extra: dict[str, str]) -> None:
     """What the local cloud's Lambda runner gives every function: the stage's config env plus ours."""
-    from chalicelib.settings import reset_settings
+    from chalicelib.runtime import reset
     from infra.resources import functions
 
     spec = functions("local")[0]
     # The Map concurrency is the benchmark's (same for the orchestrated and the bare run), not the stage's.
     os.environ.update({**spec.environment, **extra, "STAGE": stage,
                        "MAP_MAX_CONCURRENCY": os.environ.get("MAP_MAX_CONCURRENCY", "40")})
-    reset_settings()
+    reset()
 
 
 def bare(args: dict[str, Any]) -> dict[str, Any]:
@@ -210,12 +210,12 @@ def bare(args: dict[str, Any]) -> dict[str, Any]:
         "PLATFORM_BASE_URL": os.environ["BENCH_SIMULATOR_URL"], "MANIFEST_BUCKET": bucket,
         "EVENT_LOG_PATH": str(Path(args["data_dir"]) / "events.jsonl"),
     })
-    from chalicelib.adapters.redis_store import RunLocks
+    from chalicelib.adapters.locks import RunLocks
     from chalicelib.db.engine import session_scope
     from chalicelib.db.migrate import upgrade
+    from chalicelib.db.workflows import ensure_default_workflows
     from chalicelib.domain.models import RunRequest
     from chalicelib.settings import get_settings
-    from chalicelib.workflows import ensure_default_workflows
 
     upgrade(os.environ["DATABASE_URL"])
     with session_scope() as session:
@@ -312,8 +312,8 @@ def coldstart_prep(args: dict[str, Any]) -> dict[str, Any]:
     })
     from chalicelib.db.engine import session_scope
     from chalicelib.db.migrate import upgrade
+    from chalicelib.db.workflows import ensure_default_workflows
     from chalicelib.domain.models import RunRequest
-    from chalicelib.workflows import ensure_default_workflows
 
     upgrade(os.environ["DATABASE_URL"])
     with session_scope() as session:
@@ -332,16 +332,16 @@ def coldstart_prep(args: dict[str, Any]) -> dict[str, Any]:
 def ingest(args: dict[str, Any]) -> dict[str, Any]:
     _handler_environment("benchingest", {"DATABASE_URL": os.environ["BENCH_DATABASE_URL"],
                                          "REDIS_URL": os.environ["BENCH_REDIS_URL"]})
-    from chalicelib import store
     from chalicelib.db.engine import session_scope
+    from chalicelib.db.logs import add_logs, log_row
     from chalicelib.db.migrate import upgrade
+    from chalicelib.db.runs import start_execution
     from chalicelib.domain.models import DAILY_STEPS, RunRequest
-    from chalicelib.steps.common import log_row
 
     upgrade(os.environ["DATABASE_URL"])
     request = RunRequest(workflow_name="daily_operations", scope=SCOPE, run_date=RUN_DATE)
     with session_scope() as session:
-        execution_id = str(store.start_execution(session, request, execution_name="daily_operations-ingest",
+        execution_id = str(start_execution(session, request, execution_name="daily_operations-ingest",
                                                  execution_arn=None).id)
     rows_n, batch, step_rows = int(args["rows"]), int(args["batch"]), int(args["step_rows"])
 
@@ -355,7 +355,7 @@ def ingest(args: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     for start in range(0, rows_n, batch):
         with session_scope() as session:
-            store.add_logs(session, execution_id, rows[start:start + batch])
+            add_logs(session, execution_id, rows[start:start + batch])
     batched_s = time.perf_counter() - started
 
     # As the steps write: one row per transaction, from as many threads as the Map runs tenants.
@@ -363,7 +363,7 @@ def ingest(args: dict[str, Any]) -> dict[str, Any]:
 
     def one(r: dict[str, Any]) -> None:
         with session_scope() as session:
-            store.add_logs(session, execution_id, [r])
+            add_logs(session, execution_id, [r])
 
     concurrency = int(args["concurrency"])
     started = time.perf_counter()

@@ -6,8 +6,7 @@ by the stage config (`.chalice/config.json`), the CloudFormation template or the
 
 from __future__ import annotations
 
-import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -49,7 +48,7 @@ class Settings(BaseSettings):
     inventory_days_ahead: int = Field(default=14, gt=0)
     run_lock_ttl_seconds: int = Field(default=3900, gt=0)
 
-    # Retries, idempotency, limits and alerts (issue 4).
+    # Retries, idempotency, limits and alerts.
     # A step's result is cached per (execution, tenant, step) so a redelivered step never calls its
     # downstream service twice; the in-progress marker outlives the step Lambda's own timeout.
     step_result_ttl_seconds: int = Field(default=86400, gt=0)
@@ -82,7 +81,7 @@ class Settings(BaseSettings):
     instance_id: str = "local"
     stage: str = "local"
 
-    # API authentication (issue 6). The HS256 secret is required on dev/prod; other stages fall back to a
+    # API authentication. The HS256 secret is required on dev/prod; other stages fall back to a
     # local-only constant that must never protect anything real. AUTH_VERIFIER picks the token verifier:
     # "hs256" or "package.module:factory" for a real identity provider (see chalicelib/auth.py).
     jwt_secret: str = ""
@@ -108,43 +107,9 @@ class Settings(BaseSettings):
         return (explicit or self.platform_base_url).rstrip("/")
 
 
+@cache
 def get_settings() -> Settings:
-    """Settings for the current environment, cached per distinct environment.
-
-    On the local cloud several deployments (stages) may share one process and the Lambda runner applies
-    each function's environment before a call, so the cache follows the environment, not the process.
-    """
-    return _settings_for(_environment_fingerprint())
-
-
-_FIELDS = tuple(Settings.model_fields)
-# Hot path (every step calls this several times): look the variables up in os.environ's own byte-keyed
-# dict, ~40x cheaper than os.environ.get for each field. Exact: same values -> same key.
-_RAW_ENVIRON = getattr(os.environ, "_data", None)
-_RAW_KEYS = tuple(os.fsencode(name.upper()) for name in _FIELDS)
-
-
-def _environment_fingerprint() -> tuple[object, ...]:
-    if isinstance(_RAW_ENVIRON, dict):
-        return tuple(map(_RAW_ENVIRON.get, _RAW_KEYS))
-    return tuple(os.environ.get(name.upper()) for name in _FIELDS)
-
-
-@lru_cache(maxsize=16)
-def _settings_for(_env: tuple[str | None, ...]) -> Settings:
+    """The settings of this process, read from the environment once (a Lambda's environment does not
+    change while it runs). Whoever changes the environment afterwards (the tests, the local cloud's
+    Lambda runner) calls `get_settings.cache_clear()` and forgets the clients built from the old values."""
     return Settings()
-
-
-def reset_settings() -> None:
-    """Forget cached settings and every client built from them (tests and the local cloud change the
-    environment between runs)."""
-    _settings_for.cache_clear()
-    from chalicelib.adapters.platform import get_platform_client
-    from chalicelib.adapters.redis_store import get_redis
-    from chalicelib.adapters.stepfunctions import get_sfn_client
-    from chalicelib.db.engine import dispose_engines
-
-    get_platform_client.cache_clear()
-    get_redis.cache_clear()
-    get_sfn_client.cache_clear()
-    dispose_engines()

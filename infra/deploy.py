@@ -119,12 +119,11 @@ def deploy(clients: dict[str, Any], *, stage: str = "local", environment: dict[s
 
     # Fixed rules (the outbox drain) from the description; the schedule rules (`sched-*`) from the workflows
     # table, through the same reconciliation the API runs after a workflow changes.
-    from chalicelib.scheduling import reconcile_rules, rule_prefix
+    from chalicelib.adapters.eventbridge import delete_rule, rule_names
+    from chalicelib.services.scheduling import reconcile_rules, rule_prefix
 
     schedule_prefix = rule_prefix(stage)
-    wanted = [r for r in resources.rules(stage=stage) if not f"{resources.APP_NAME}-{stage}-{r.name}".startswith(
-        schedule_prefix)]
-    for rule in wanted:
+    for rule in resources.rules():
         rule_name = f"{resources.APP_NAME}-{stage}-{rule.name}"
         events.put_rule(Name=rule_name, ScheduleExpression=rule.schedule_expression, State="ENABLED",
                         Description=rule.description[:512])
@@ -141,11 +140,7 @@ def deploy(clients: dict[str, Any], *, stage: str = "local", environment: dict[s
         deployment.rule_names += reconciled["created"] + reconciled["updated"] + reconciled["unchanged"]
     # Rules of this stage that the description no longer has are removed (schedules changed).
     prefix = f"{resources.APP_NAME}-{stage}-"
-    for page in events.get_paginator("list_rules").paginate(NamePrefix=prefix):
-        for rule in page["Rules"]:
-            if rule["Name"] not in deployment.rule_names and not rule["Name"].startswith(schedule_prefix):
-                ids = [t["Id"] for t in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]]
-                if ids:
-                    events.remove_targets(Rule=rule["Name"], Ids=ids)
-                events.delete_rule(Name=rule["Name"])
+    for name in rule_names(events, prefix):
+        if name not in deployment.rule_names and not name.startswith(schedule_prefix):
+            delete_rule(events, name)
     return deployment

@@ -1,7 +1,7 @@
 """The one description of the deployed resources, shared by the AWS template and the local cloud.
 
 Functions come from `app.py` (names, handlers) and `.chalice/config.json` (timeouts, memory, env, per
-stage); state machines from `statemachines/*.asl.json`; EventBridge rules from the workflows' schedules.
+stage); state machines from `statemachines/*.asl.json`; the fixed EventBridge rules.
 """
 
 from __future__ import annotations
@@ -9,14 +9,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from chalicelib.settings import PROJECT_ROOT, Settings, get_settings
-from chalicelib.workflows import default_workflows
+from chalicelib.domain.constants import APP_NAME
+from chalicelib.settings import PROJECT_ROOT
 
-APP_NAME = "bakery-orchestrator"
 CHALICE_CONFIG = PROJECT_ROOT / ".chalice" / "config.json"
 STATE_MACHINE_DIR = PROJECT_ROOT / "statemachines"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
@@ -126,39 +124,14 @@ def render_definition(machine: StateMachineSpec, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 
-def rules(settings: Settings | None = None, *, now: datetime | None = None, stage: str | None = None,
-          workflows: list[dict[str, Any]] | None = None) -> list[RuleSpec]:
-    """The outbox drain plus the schedule rules of `workflows` (default: the seeded built-ins that are
-    enabled and have a state machine) — the same rules `chalicelib.scheduling.reconcile_rules` keeps in
-    step with the workflows table at run time (names `sched-...`, one set per workflow, every UTC offset
-    of every scope zone, and the catch-up sweep)."""
-    from chalicelib.domain.schedule import WorkflowSchedule
-    from chalicelib.scheduling import configured_zones, desired_rules
-
-    settings = settings or get_settings()
-    stage = stage or settings.stage
-    machines = {m.workflow for m in state_machines()}
-    chosen = [w for w in (workflows if workflows is not None else default_workflows(settings))
-              if w.get("enabled", True) and w["name"] in machines]
-    schedules = [(w["name"], WorkflowSchedule(w["cron_expression"], w.get("holiday_policy", "run"),
-                                              w.get("weekend_cron")), w["timezone"]) for w in chosen]
-    stage_prefix = f"{APP_NAME}-{stage}-"
-    specs: list[RuleSpec] = [
-        RuleSpec(
-            name=rule.name.removeprefix(stage_prefix),
-            schedule_expression=rule.schedule_expression,
-            target_function="dispatch",
-            description=rule.description,
-            input_transformer=rule.input_transformer,
-        )
-        for rule in desired_rules(schedules, configured_zones(settings), stage=stage, now=now,
-                                  sweep_minutes=settings.catchup_sweep_minutes)
-    ]
-    specs.append(RuleSpec(
+def rules() -> list[RuleSpec]:
+    """The fixed rules every stage has (the outbox drain and watchdog). The workflows' schedule rules
+    (`sched-*`) are not here: `chalicelib.services.scheduling.reconcile_rules` derives them from the
+    workflows table at run time."""
+    return [RuleSpec(
         name="outbox-drain",
         schedule_expression="rate(1 minute)",
         target_function="publish_events",
-        description="Publishes any event left in the outbox",
+        description="Publishes any event left in the outbox (after the watchdog stopped overdue runs)",
         input='{"source": "schedule"}',
-    ))
-    return specs
+    )]

@@ -6,7 +6,7 @@ bucket, the static EventBridge rules, roles, and the wiring environment of the f
     chalice package --stage prod --merge-template out/merge-template.json out/
 
 The workflow schedule rules (`sched-*`) are not in the template: the dispatcher reconciles them from
-the workflow table at run time (chalicelib.scheduling.reconcile_rules), so the two never fight.
+the workflow table at run time (chalicelib.services.scheduling.reconcile_rules), so the two never fight.
 ARNs the functions need are built from names with Fn::Sub, not Ref/GetAtt, to avoid a dependency
 cycle (the state machine references the functions, the functions would reference the state machine).
 """
@@ -86,8 +86,6 @@ def render(stage: str = "prod") -> dict[str, Any]:
         template_resources[logical_id] = {"Properties": {"Environment": {"Variables": dict(wiring)}}}
 
     for rule in resources.rules():
-        if rule.name.startswith("sched-"):
-            continue
         target: dict[str, Any] = {"Id": rule.target_function, "Arn": _function_arn(by_name[rule.target_function])}
         if rule.input is not None:
             target["Input"] = rule.input

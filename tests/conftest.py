@@ -58,6 +58,21 @@ def real_redis_url() -> Iterator[str]:
     client.close()
 
 
+@pytest.fixture
+def set_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """`set_env(name, value)`: change an environment variable for this test; the product forgets what it
+    built from the old value (settings, clients), and again when the test ends."""
+    from chalicelib.runtime import reset
+
+    def set_(name: str, value: str) -> None:
+        monkeypatch.setenv(name, value)
+        reset()
+
+    yield set_
+    monkeypatch.undo()
+    reset()
+
+
 def bind_event_queue(*, durable: bool = False) -> tuple[Any, str]:
     """A consumer queue bound to every orchestrator event on the real broker: (connection, queue name).
 

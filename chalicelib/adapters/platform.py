@@ -69,7 +69,7 @@ class ServiceSemaphore:
 
     def _redis(self) -> Any:
         if self._client is None:
-            from chalicelib.adapters.redis_store import get_redis
+            from chalicelib.adapters.redis_client import get_redis
 
             self._client = get_redis()
         return self._client
@@ -201,14 +201,8 @@ class PlatformClient:
         return self._call("notification", "POST", "/api/v1/notifications/send", json=payload)
 
 
-def get_platform_client() -> PlatformClient:
-    """Built lazily and reused across invocations of a warm Lambda (keep-alive connections)."""
-    return _client_for(get_settings())
-
-
 @cache
-def _client_for(settings: Settings) -> PlatformClient:
-    return PlatformClient(settings=settings)
-
-
-get_platform_client.cache_clear = _client_for.cache_clear  # type: ignore[attr-defined]
+def get_platform_client() -> PlatformClient:
+    """Built lazily and reused across invocations of a warm Lambda (keep-alive connections);
+    `get_platform_client.cache_clear()` forgets it."""
+    return PlatformClient(settings=get_settings())

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chalicelib import queries, store
 from chalicelib.api.framework import ApiError, bad_request, conflict, not_found
 from chalicelib.api.schemas import (
     ExecuteRequest,
@@ -23,8 +22,12 @@ from chalicelib.api.schemas import (
     WorkflowCreate,
     WorkflowUpdate,
 )
+from chalicelib.db import readmodels
 from chalicelib.db.engine import session_scope
 from chalicelib.db.models import Execution, Workflow
+from chalicelib.db.sql import aware
+from chalicelib.db.workflows import all_workflows
+from chalicelib.db.workflows import get_workflow as get_workflow_row
 
 RETRYABLE = ("failed", "completed_with_failures", "cancelled")
 NON_NULLABLE = {"workflow_type", "cron_expression", "timezone", "enabled", "steps", "max_execution_time_seconds",
@@ -33,15 +36,15 @@ _RETRY_SUFFIX = re.compile(r"-retry(\d+)$")
 
 
 def machine_for(workflow: Workflow) -> str | None:
-    from chalicelib.scheduling import state_machine_for
+    from chalicelib.services.scheduling import state_machine_for
 
     return state_machine_for(workflow.name, list(workflow.steps or []))
 
 
 def reconcile_rules() -> dict[str, Any]:
-    """EventBridge rules in line with the workflows table (issue 3's reconcile). The row is committed
+    """EventBridge rules in line with the workflows table. The row is committed
     before; a failure here is reported in the response, never a 500 (the next reconcile fixes the rules)."""
-    from chalicelib.scheduling import reconcile_rules as reconcile
+    from chalicelib.services.scheduling import reconcile_rules as reconcile
 
     try:
         return {"status": "ok", **reconcile()}
@@ -54,7 +57,7 @@ def reconcile_rules() -> dict[str, Any]:
 
 def _check_definition(workflow: Workflow | None, changes: dict[str, Any]) -> None:
     """Cross-field rules of the schedule (cron + holiday policy + weekend cron), as the scheduler reads them."""
-    from chalicelib.workflows import validate_definition
+    from chalicelib.domain.workflows import validate_definition
 
     merged = {k: getattr(workflow, k) for k in ("cron_expression", "holiday_policy", "weekend_cron")} \
         if workflow is not None else {}
@@ -75,11 +78,11 @@ def workflow_view(w: Workflow) -> dict[str, Any]:
         "holiday_policy": w.holiday_policy, "weekend_cron": w.weekend_cron, "catchup_policy": w.catchup_policy,
         "catchup_window_seconds": w.catchup_window_seconds, "deployed": machine_for(w) is not None,
         "last_execution_id": str(w.last_execution_id) if w.last_execution_id else None,
-        "last_execution_at": queries.aware(w.last_execution_at), "last_status": w.last_status,
+        "last_execution_at": aware(w.last_execution_at), "last_status": w.last_status,
         "last_duration_seconds": w.last_duration_seconds, "consecutive_failures": w.consecutive_failures,
         "total_executions": w.total_executions, "successful_executions": w.successful_executions,
-        "failed_executions": w.failed_executions, "created_at": queries.aware(w.created_at),
-        "updated_at": queries.aware(w.updated_at),
+        "failed_executions": w.failed_executions, "created_at": aware(w.created_at),
+        "updated_at": aware(w.updated_at),
     }
 
 
@@ -90,7 +93,7 @@ def find_workflow(session: Session, ident: str) -> Workflow:
         try:
             workflow = session.get(Workflow, uuid.UUID(ident))
         except ValueError:
-            workflow = store.get_workflow(session, ident)
+            workflow = get_workflow_row(session, ident)
     if workflow is None:
         raise not_found("workflow", ident, "workflow_id")
     return workflow
@@ -98,7 +101,7 @@ def find_workflow(session: Session, ident: str) -> Workflow:
 
 def list_workflows() -> dict[str, Any]:
     with session_scope() as session:
-        items = [workflow_view(w) for w in queries.workflows(session)]
+        items = [workflow_view(w) for w in all_workflows(session)]
     return {"workflows": items, "count": len(items)}
 
 
@@ -121,7 +124,7 @@ def create_workflow(body: WorkflowCreate) -> dict[str, Any]:
     values.setdefault("timezone", body.timezone)
     _check_definition(None, values)
     with session_scope() as session:
-        if store.get_workflow(session, body.name) is not None:
+        if get_workflow_row(session, body.name) is not None:
             raise conflict("already_exists", f"workflow {body.name} already exists", "name")
         workflow = Workflow(**values)
         session.add(workflow)
@@ -174,10 +177,10 @@ def _start(workflow_name: str, scope: str, run_date: Any, **kwargs: Any) -> dict
     """`dispatch.start_run`, refusing first a run whose own name holds the lock (this very run is in
     progress: start_run would re-submit the same name and input, which Step Functions answers as a
     fresh start)."""
-    from chalicelib.adapters.redis_store import RunLocks
+    from chalicelib.adapters.locks import RunLocks
     from chalicelib.domain.runs import execution_name
     from chalicelib.errors import LockUnavailableError
-    from chalicelib.steps.dispatch import start_run
+    from chalicelib.services.runs import start_run
 
     try:
         name = execution_name(workflow_name, scope, run_date, kwargs.get("name_suffix"))
@@ -256,12 +259,12 @@ def _retry_suffix(session: Session, original: dict[str, Any]) -> str:
 
 def retry(execution_id: str, principal: Any, body: RetryRequest) -> dict[str, Any]:
     """A new execution over the failed tenants only, reusing the steps they completed; the original stays."""
-    from chalicelib.auth import forbidden
+    from chalicelib.api.auth import forbidden
 
     scope_tenant = principal.tenant_scope
     with session_scope() as session:
         try:
-            original = queries.execution_for_retry(session, execution_id, tenant_scope=scope_tenant)
+            original = readmodels.execution_for_retry(session, execution_id, tenant_scope=scope_tenant)
         except LookupError:
             raise not_found("execution", execution_id, "execution_id") from None
         if principal.role == "tenant_user":
@@ -297,9 +300,9 @@ def retry(execution_id: str, principal: Any, body: RetryRequest) -> dict[str, An
 
 # --- schedule -----------------------------------------------------------------------------------------------
 def _scope_views(workflow_name: str, scope: str | None, after: datetime) -> list[dict[str, Any]]:
-    """Issue 3's next_run, one entry per scope (holidays and weekends applied)."""
+    """The next run, one entry per scope (holidays and weekends applied)."""
     from chalicelib.errors import InvalidInputError
-    from chalicelib.scheduling import next_run
+    from chalicelib.services.scheduling import next_run
 
     try:
         found = next_run(workflow_name, scope=scope, after=after)
@@ -322,7 +325,7 @@ def _entry(workflow: Workflow, after: datetime) -> dict[str, Any]:
 def schedule(after: datetime | None = None) -> dict[str, Any]:
     after = after or datetime.now(UTC)
     with session_scope() as session:
-        rows = queries.workflows(session)
+        rows = all_workflows(session)
     return {"workflows": [_entry(w, after) for w in rows], "rules": None}
 
 
@@ -333,7 +336,7 @@ def update_schedule(body: ScheduleUpdate) -> dict[str, Any]:
         raise bad_request("workflows: each workflow may appear once", "workflows", "validation_error")
     with session_scope() as session:
         for index, change in enumerate(body.workflows):
-            workflow = store.get_workflow(session, change.workflow_name)
+            workflow = get_workflow_row(session, change.workflow_name)
             if workflow is None:
                 raise not_found("workflow", change.workflow_name, f"workflows.{index}.workflow_name")
             changes = {k: v for k, v in _changes(change).items() if k != "workflow_name"}
@@ -356,9 +359,9 @@ def next_runs(*, workflow: str | None, scope: str | None, after: datetime | None
     after = after or datetime.now(UTC)
     with session_scope() as session:
         if workflow is not None:
-            if store.get_workflow(session, workflow) is None:
+            if get_workflow_row(session, workflow) is None:
                 raise not_found("workflow", workflow, "workflow")
             names = [workflow]
         else:
-            names = [w.name for w in queries.workflows(session)]
+            names = [w.name for w in all_workflows(session)]
     return {"next_runs": [view for name in names for view in _scope_views(name, scope, after)]}

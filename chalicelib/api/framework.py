@@ -65,7 +65,7 @@ class Text:
 
 @dataclass
 class Call(Generic[Q, B]):
-    principal: Any  # chalicelib.auth.Principal | None for public routes
+    principal: Any  # chalicelib.api.auth.Principal | None for public routes
     query: Q
     body: B
 
@@ -146,7 +146,7 @@ def parse_body(model: type[BaseModel], raw: bytes | None, *, optional: bool) -> 
 def _authenticate(request: Any, auth: Auth) -> Any:
     if auth == "public":
         return None
-    from chalicelib.auth import AuthError, authenticate, require_role
+    from chalicelib.api.auth import AuthError, authenticate, require_role
 
     try:
         principal = authenticate(request.headers)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 from chalicelib.settings import get_settings
@@ -39,7 +38,7 @@ def _database() -> str:
 
 
 def _redis() -> None:
-    from chalicelib.adapters.redis_store import get_redis
+    from chalicelib.adapters.redis_client import get_redis
 
     get_redis().ping()
 
@@ -59,22 +58,10 @@ def _rabbitmq() -> str:
     return "connected"
 
 
-@cache
-def _sfn_client(_endpoint: str | None, _region: str | None) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client("stepfunctions", config=Config(connect_timeout=2, read_timeout=3,
-                                                       retries={"max_attempts": 1}))
-
-
 def _stepfunctions() -> str:
-    client = _sfn_client(os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_DEFAULT_REGION"))
-    arn = os.environ.get("DAILY_OPERATIONS_STATE_MACHINE_ARN")
-    if arn:
-        return client.describe_state_machine(stateMachineArn=arn)["status"]
-    client.list_state_machines(maxResults=1)
-    return "reachable (DAILY_OPERATIONS_STATE_MACHINE_ARN unset)"
+    from chalicelib.adapters.stepfunctions import describe_state_machine
+
+    return describe_state_machine(os.environ.get("DAILY_OPERATIONS_STATE_MACHINE_ARN"))
 
 
 def health() -> tuple[int, dict[str, Any]]:
@@ -92,28 +79,11 @@ def health() -> tuple[int, dict[str, Any]]:
 
 
 def leader() -> dict[str, Any]:
-    """The dispatch locks (issue 3's `leader_status`: holder, heartbeat, held now) and the run locks held."""
-    from chalicelib.adapters.redis_store import get_redis
-    from chalicelib.scheduling import leader_status
+    """The dispatch locks (holder, heartbeat, held now) and the run locks held."""
+    from chalicelib.adapters.locks import RunLocks
+    from chalicelib.services.scheduling import leader_status
 
     status = leader_status()
-    prefix = f"{get_settings().redis_key_prefix}:run-lock:"
-    client = get_redis()
-    locks = []
-    for raw in client.scan_iter(match=f"{prefix}*", count=500):
-        key = raw.decode()
-        if key.endswith(":fence"):
-            continue
-        holder = client.get(key)
-        if holder is None:
-            continue
-        workflow, _, scope = key[len(prefix):].partition(":")
-        ttl = client.pttl(key)
-        fence = client.get(f"{key}:fence")
-        locks.append({"key": key, "workflow_name": workflow, "scope": scope, "holder": holder.decode(),
-                      "ttl_ms": ttl if ttl is not None and ttl >= 0 else None,
-                      "fencing_token": int(fence) if fence is not None else None})
-    locks.sort(key=lambda lock: lock["key"])
     held = [lock for lock in status["locks"] if lock.get("held")]
     return {"instance_id": status["instance_id"], "enabled": status["enabled"], "leader": held[0] if held else None,
-            "locks": status["locks"], "run_locks": locks}
+            "locks": status["locks"], "run_locks": RunLocks().held()}

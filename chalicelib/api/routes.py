@@ -57,16 +57,15 @@ def get_leader(call: Call[None, None]) -> s.LeaderView:
 @operation(api, "/metrics", summary="Prometheus text exposition, built at scrape time from the records",
            response="text/plain", tags=("monitoring",), errors=(401, 403))
 def get_metrics(call: Call[None, None]) -> Text:
-    from chalicelib.queries import prometheus_metrics
+    from chalicelib.api.metrics import exposition
 
-    with _session() as session:
-        return Text(prometheus_metrics(session))
+    return Text(exposition())
 
 
 @operation(api, "/statistics", summary="Success rate, duration p50/p95/max and retries per workflow and day",
            query=s.StatisticsQuery, response=s.StatisticsView, tags=("monitoring",), errors=(400, 401, 403))
 def get_statistics(call: Call[s.StatisticsQuery, None]) -> s.StatisticsView:
-    from chalicelib.queries import statistics
+    from chalicelib.db.readmodels import statistics
 
     with _session() as session:
         return s.StatisticsView.model_validate(statistics(session, workflow=call.query.workflow,
@@ -75,7 +74,7 @@ def get_statistics(call: Call[s.StatisticsQuery, None]) -> s.StatisticsView:
 
 # --- executions ---------------------------------------------------------------------------------------------
 def _page(call: Call[Any, None], *, failed_only: bool) -> s.ExecutionPage:
-    from chalicelib.queries import list_executions
+    from chalicelib.db.readmodels import list_executions
 
     q = call.query
     if q.date_from and q.date_to and q.date_from > q.date_to:
@@ -107,7 +106,7 @@ def list_failed_executions(call: Call[s.FailedQuery, None]) -> s.ExecutionPage:
            auth="any", query=s.DetailQuery, response=s.ExecutionDetail, tags=("executions",),
            errors=(400, 401, 404))
 def get_execution(call: Call[s.DetailQuery, None], execution_id: str) -> s.ExecutionDetail:
-    from chalicelib.queries import execution_detail
+    from chalicelib.db.readmodels import execution_detail
 
     ident = _uuid(execution_id)
     try:
@@ -122,7 +121,7 @@ def get_execution(call: Call[s.DetailQuery, None], execution_id: str) -> s.Execu
 @operation(api, "/executions/{execution_id}/logs", summary="An execution's logs (paged; tenant/step/level)",
            auth="any", query=s.LogsQuery, response=s.LogPage, tags=("executions",), errors=(400, 401, 404))
 def get_execution_logs(call: Call[s.LogsQuery, None], execution_id: str) -> s.LogPage:
-    from chalicelib.queries import execution_logs
+    from chalicelib.db.readmodels import execution_logs
 
     ident, q = _uuid(execution_id), call.query
     try:
@@ -240,7 +239,7 @@ def get_next_run(call: Call[s.NextRunQuery, None]) -> s.NextRunView:
 @operation(docs, "/openapi.json", summary="This API's OpenAPI 3.1 document", auth="public", prefix="",
            response="application/json", tags=("docs",))
 def openapi_document(call: Call[None, None]) -> Response:
-    from chalicelib.openapi import build_document
+    from chalicelib.api.openapi import build_document
 
     return Response(status_code=200, body=build_document(), headers={"Content-Type": "application/json"})
 

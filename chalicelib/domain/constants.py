@@ -1,8 +1,11 @@
-"""Enumerations shared by the tables, the API schemas and the steps (no heavy imports: cold start)."""
+"""Names and enumerations shared by the tables, the API schemas and the steps (no heavy imports: cold start)."""
 
 from __future__ import annotations
 
+APP_NAME = "bakery-orchestrator"  # the Chalice app, the rule and resource name prefix, the log service
+
 WORKFLOW_TYPES = ("daily", "weekly", "monthly", "on_demand")
 EXECUTION_STATUSES = ("pending", "running", "completed", "completed_with_failures", "failed", "cancelled")
+TERMINAL_STATUSES = ("completed", "completed_with_failures", "failed", "cancelled")
 STEP_STATUSES = ("completed", "failed", "skipped")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

@@ -20,6 +20,13 @@ DAILY_STEPS: tuple[str, ...] = (
     "validate_forecasts",
     "send_daily_summary",
 )
+# A tenant counts as processed once its last step completed.
+FINAL_STEP = DAILY_STEPS[-1]
+
+
+def step_index(step_name: str) -> int:
+    """The step's position in the daily pipeline (1-based); 0 for run-level steps (start, finish, alerts)."""
+    return DAILY_STEPS.index(step_name) + 1 if step_name in DAILY_STEPS else 0
 
 
 class Payload(BaseModel):
@@ -122,18 +129,3 @@ class FailRunInput(Payload):
     execution_name: str
     error: TaskError
     request: dict[str, Any] = Field(default_factory=dict)
-
-
-class RunSummary(BaseModel):
-    execution_id: str
-    execution_name: str
-    workflow_name: str
-    status: str
-    tenants_total: int
-    tenants_processed: int
-    tenants_failed: int
-    tenants_skipped: int
-    steps_total: int
-    steps_completed: int
-    steps_failed: int
-    duration_seconds: float

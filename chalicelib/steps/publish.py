@@ -1,81 +1,11 @@
-"""The bridge: drain the outbox to the event sink. A row is marked published only after the sink
-accepted it (RabbitMQ: the publisher confirm), so a broker outage leaves events in the outbox for the
-next drain (nothing is lost). Each message carries the outbox row's id as message_id: a consumer that
-sees one twice (the bridge died between the confirm and its commit) recognises it.
-
-Runs as the state machine's PublishEvents step and on the every-minute rule (`{"source": "schedule"}`);
-the scheduled run first lets the watchdog stop runs past their max_execution_time_seconds, so their
-`workflow_failed` events go out in the same drain."""
+"""The bridge Lambda: PublishEvents in the state machine and the every-minute housekeeping rule."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-
-from chalicelib.adapters.events import EventSink, open_sink
-from chalicelib.db.engine import session_scope
-from chalicelib.db.models import OutboxEvent
-from chalicelib.observability import get_logger
-
-BATCH_SIZE = 100
+from chalicelib.services.outbox import publish_events as run
 
 
-def publish_events(event: Any = None, *, sink: EventSink | None = None, max_batches: int = 50) -> dict[str, Any]:
-    expired: list[dict[str, Any]] = []
-    if isinstance(event, dict) and event.get("source") == "schedule":
-        from chalicelib.watchdog import expire_overdue
-
-        try:
-            expired = expire_overdue()
-        except Exception as exc:  # noqa: BLE001 - the drain must still run
-            get_logger().error("watchdog failed", extra={"error": f"{type(exc).__name__}: {exc}"})
-    result = drain(sink=sink, max_batches=max_batches)
-    if expired:
-        result["expired"] = expired
-    return result
-
-
-def drain(*, sink: EventSink | None = None, max_batches: int = 50) -> dict[str, Any]:
-    published = failed = 0
-    own_sink = sink is None
-    try:
-        sink = sink or open_sink()
-    except Exception as exc:  # broker down: the events wait in the outbox
-        get_logger().warning("event sink unavailable", extra={"error": str(exc)})
-        return {"published": 0, "failed": 0, "pending": _pending(), "error": f"{type(exc).__name__}: {exc}"}
-    try:
-        for _ in range(max_batches):
-            with session_scope() as session:
-                query = select(OutboxEvent).where(OutboxEvent.published_at.is_(None))
-                query = query.order_by(OutboxEvent.created_at).limit(BATCH_SIZE)
-                if session.get_bind().dialect.name == "postgresql":
-                    query = query.with_for_update(skip_locked=True)  # two drainers never take the same row
-                rows = list(session.scalars(query))
-                if not rows:
-                    break
-                for row in rows:
-                    try:
-                        sink.publish(message_id=str(row.id), routing_key=row.routing_key, payload=row.payload)
-                    except Exception as exc:  # noqa: BLE001 - any sink failure leaves the row pending
-                        row.attempts += 1
-                        row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                        failed += 1
-                        break
-                    row.published_at = datetime.now(UTC)
-                    row.attempts += 1
-                    published += 1
-            if failed:
-                break
-    finally:
-        if own_sink and sink is not None:
-            sink.close()
-    return {"published": published, "failed": failed, "pending": _pending()}
-
-
-def _pending() -> int:
-    from sqlalchemy import func
-
-    with session_scope() as session:
-        return int(session.scalar(select(func.count()).where(OutboxEvent.published_at.is_(None))) or 0)
+def publish_events(event: Any) -> dict[str, Any]:
+    return run(event)

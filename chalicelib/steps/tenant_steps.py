@@ -1,104 +1,38 @@
-"""The six per-tenant steps of the daily workflow. Each calls one platform service."""
+"""The six per-tenant steps of the daily workflow: parse the input, run the step's work once, record it."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from chalicelib import store
-from chalicelib.adapters.platform import get_platform_client
-from chalicelib.db.engine import session_scope
 from chalicelib.domain.models import TenantStepInput
-from chalicelib.settings import get_settings
-from chalicelib.steps.common import run_tenant_step
+from chalicelib.services import daily
+from chalicelib.services.tenant_steps import StepWork, run_tenant_step
+from chalicelib.steps.common import parse
 
 
-def _generate_forecasts(req: TenantStepInput) -> tuple[dict[str, Any], str]:
-    days = get_settings().forecast_days_ahead
-    body = get_platform_client().generate_forecasts(req.tenant.id, req.run.run_date, days)
-    summary = {"forecast_id": body["forecast_id"], "products": body["products"], "total_units": body["total_units"]}
-    return summary, f"{days}-day forecast for {body['products']} products ({body['total_units']:.0f} units)"
-
-
-def _plan_production(req: TenantStepInput) -> tuple[dict[str, Any], str]:
-    forecast_id = (req.results.get("generate_forecasts") or {}).get("forecast_id")
-    days = get_settings().forecast_days_ahead
-    body = get_platform_client().generate_production_schedule(req.tenant.id, req.run.run_date, days, forecast_id)
-    summary = {"schedule_id": body["schedule_id"], "batches": body["batches"], "total_units": body["total_units"]}
-    return summary, f"production plan: {body['batches']} batches, {body['total_units']:.0f} units"
-
-
-def _calculate_procurement(req: TenantStepInput) -> tuple[dict[str, Any], str]:
-    days = get_settings().procurement_days_ahead
-    body = get_platform_client().calculate_procurement_needs(req.tenant.id, req.run.run_date, days)
-    summary = {"plan_id": body["plan_id"], "total_items": body["total_items"],
-               "estimated_cost": body["estimated_cost"]}
-    return summary, f"procurement for {days} days: {body['total_items']} items, {body['estimated_cost']:.2f} EUR"
-
-
-def _project_inventory(req: TenantStepInput) -> tuple[dict[str, Any], str]:
-    days = get_settings().inventory_days_ahead
-    body = get_platform_client().project_inventory(req.tenant.id, req.run.run_date, days)
-    risks = len(body.get("stockout_risks", []))
-    summary = {"projection_id": body["projection_id"], "items": body["items"], "stockout_risks": risks}
-    return summary, f"{days}-day inventory projection: {body['items']} items, {risks} stock-out risks"
-
-
-def _validate_forecasts(req: TenantStepInput) -> tuple[dict[str, Any], str]:
-    yesterday = req.run.run_date - timedelta(days=1)
-    body = get_platform_client().validate_forecasts(req.tenant.id, yesterday)
-    summary = {k: body[k] for k in ("mape", "mae", "rmse", "r2", "accuracy")}
-    summary["date"] = yesterday.isoformat()
-    return summary, f"forecast accuracy for {yesterday}: {body['accuracy']:.1f}% (MAPE {body['mape']:.1f}%)"
-
-
-def _send_daily_summary(req: TenantStepInput) -> tuple[dict[str, Any], str]:
-    # The state carries no step results (it stays small at any scale): read them back from the rows.
-    with session_scope() as session:
-        results = {**req.results, **store.completed_results(session, req.run.execution_id, req.tenant.id)}
-    forecast = results.get("generate_forecasts") or {}
-    production = results.get("plan_production") or {}
-    procurement = results.get("calculate_procurement") or {}
-    inventory = results.get("project_inventory") or {}
-    validation = results.get("validate_forecasts") or {}
-    lines = [
-        f"Forecast: {forecast.get('products', 0)} products, {forecast.get('total_units', 0):.0f} units over "
-        f"{get_settings().forecast_days_ahead} days",
-        f"Production: {production.get('batches', 0)} batches",
-        f"Procurement: {procurement.get('total_items', 0)} items, {procurement.get('estimated_cost', 0):.2f} EUR",
-        f"Inventory: {inventory.get('stockout_risks', 0)} stock-out risks in 14 days",
-        f"Yesterday's forecast accuracy: {validation.get('accuracy', 0):.1f}%",
-    ]
-    body = get_platform_client().send_notification(
-        tenant_id=req.tenant.id,
-        type_="daily_summary",
-        severity="info",
-        title=f"Daily plan for {req.run.run_date.isoformat()}",
-        message="\n".join(lines),
-        data={"run_date": req.run.run_date.isoformat(), "execution_name": req.run.execution_name},
-    )
-    return {"notification_id": body["notification_id"]}, "daily summary sent"
+def _step(name: str, work: StepWork, event: Any) -> dict[str, Any]:
+    return run_tenant_step(name, parse(TenantStepInput, event), work)
 
 
 def generate_forecasts(event: Any) -> dict[str, Any]:
-    return run_tenant_step("generate_forecasts", event, _generate_forecasts)
+    return _step("generate_forecasts", daily.generate_forecasts, event)
 
 
 def plan_production(event: Any) -> dict[str, Any]:
-    return run_tenant_step("plan_production", event, _plan_production)
+    return _step("plan_production", daily.plan_production, event)
 
 
 def calculate_procurement(event: Any) -> dict[str, Any]:
-    return run_tenant_step("calculate_procurement", event, _calculate_procurement)
+    return _step("calculate_procurement", daily.calculate_procurement, event)
 
 
 def project_inventory(event: Any) -> dict[str, Any]:
-    return run_tenant_step("project_inventory", event, _project_inventory)
+    return _step("project_inventory", daily.project_inventory, event)
 
 
 def validate_forecasts(event: Any) -> dict[str, Any]:
-    return run_tenant_step("validate_forecasts", event, _validate_forecasts)
+    return _step("validate_forecasts", daily.validate_forecasts, event)
 
 
 def send_daily_summary(event: Any) -> dict[str, Any]:
-    return run_tenant_step("send_daily_summary", event, _send_daily_summary)
+    return _step("send_daily_summary", daily.send_daily_summary, event)

@@ -107,18 +107,37 @@ def _error_payload(
     ).encode("utf-8")
 
 
+# Product code reads its environment once per process, as it may inside Lambda (where a sandbox's
+# environment never changes). Here one process runs every function, so when a call's environment differs
+# from the process's the runner calls the hook named by this variable ("module:function") to make the
+# product forget what it built from the old values.
+ENV_CHANGE_HOOK = "LOCALCLOUD_ON_ENV_CHANGE"
+
+
+def apply_environment(env: Mapping[str, str]) -> bool:
+    """Put the function's environment into this process (serialised, never reverted: the functions of one
+    deployment share their values). Returns True when something changed (and the hook was called)."""
+    if not env:
+        return False
+    with _env_lock:
+        changed = {k: str(v) for k, v in env.items() if os.environ.get(k) != str(v)}
+        if not changed:
+            return False
+        os.environ.update(changed)
+        hook = os.environ.get(ENV_CHANGE_HOOK)
+        if hook:
+            module_name, _, attr = hook.partition(":")
+            getattr(importlib.import_module(module_name), attr)()
+        return True
+
+
 def _run(
     fn: Callable[[Any, Any], Any],
     event: Any,
     context: LambdaContext,
     env: Mapping[str, str],
 ) -> Any:
-    # All functions of this project share the same environment values, so a
-    # process-wide update (serialised by a lock, never reverted) is good enough and
-    # lets product code read os.environ as it would inside Lambda.
-    if env:
-        with _env_lock:
-            os.environ.update({k: str(v) for k, v in env.items()})
+    apply_environment(env)
     return fn(event, context)
 
 
@@ -222,7 +241,7 @@ def _get_process_pool(processes: int) -> concurrent.futures.ProcessPoolExecutor:
 def _run_in_worker(handler: str, event: Any, context: LambdaContext, env: dict[str, str],
                    timeout_s: float) -> tuple[bytes, str | None]:
     """Runs inside a worker process: the whole invocation, answering with the payload or the envelope."""
-    os.environ.update({k: str(v) for k, v in env.items()})
+    apply_environment(env)
     context.deadline_monotonic = time.monotonic() + timeout_s  # the worker's own clock
     try:
         fn = resolve_handler(handler)

@@ -14,15 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from bakery_sim.server import SimulatorServer
-from chalicelib import store
+from chalicelib.db import runs, steps
 from chalicelib.db.engine import session_scope
 from chalicelib.db.migrate import upgrade
-from chalicelib.settings import PROJECT_ROOT, reset_settings
-from chalicelib.workflows import ensure_default_workflows
+from chalicelib.db.workflows import ensure_default_workflows
+from chalicelib.runtime import reset
+from chalicelib.settings import PROJECT_ROOT
 from infra.deploy import Deployment, deploy
 from infra.resources import APP_NAME
 from localcloud.clock import EventBridgeClock, Firing
 from localcloud.compat import adapt_definition
+from localcloud.lambda_runner import ENV_CHANGE_HOOK
 from localcloud.server import LocalCloud
 
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".local"
@@ -94,7 +96,9 @@ class Stack:
         if self._saved_environ is None:
             self._saved_environ = dict(os.environ)
         os.environ.update(values)
-        reset_settings()
+        # The Lambda runner calls this when a function's environment differs from the process's.
+        os.environ[ENV_CHANGE_HOOK] = "chalicelib.runtime:reset"
+        reset()
 
     def start(self) -> Stack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -145,7 +149,7 @@ class Stack:
             os.environ.clear()
             os.environ.update(self._saved_environ)
             self._saved_environ = None
-        reset_settings()
+        reset()
 
     def __enter__(self) -> Stack:
         return self.start()
@@ -214,17 +218,17 @@ class Stack:
 
     def progress(self, execution_name: str) -> dict[str, Any]:
         with session_scope() as session:
-            execution = store.get_execution_by_name(session, execution_name)
+            execution = runs.get_execution_by_name(session, execution_name)
             if execution is None:
                 return {"status": "starting", "tenants_total": 0, "tenants_processed": 0, "tenants_failed": 0,
                         "steps_total": 0, "steps_completed": 0, "steps_failed": 0}
-            live = store.progress(session, str(execution.id), final_step="send_daily_summary")
+            live = steps.progress(session, str(execution.id))
             return {"status": execution.status, "tenants_total": execution.tenants_total,
                     "steps_total": execution.steps_total, **live}
 
     def summary(self, execution_name: str) -> dict[str, Any]:
         with session_scope() as session:
-            execution = store.get_execution_by_name(session, execution_name)
+            execution = runs.get_execution_by_name(session, execution_name)
             if execution is None:
                 return {"execution_name": execution_name, "status": "not_recorded"}
-            return store.execution_summary(execution)
+            return runs.execution_summary(execution)

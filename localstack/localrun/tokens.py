@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.auth import issue_token
+from chalicelib.api.auth import issue_token
 
 
 def admin_token(ttl_seconds: int = 12 * 3600) -> str:

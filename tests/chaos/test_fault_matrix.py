@@ -21,9 +21,10 @@ import pika
 import pytest
 from sqlalchemy import func, select, update
 
-from chalicelib.adapters.redis_store import RunLocks
+from chalicelib.adapters.locks import RunLocks
 from chalicelib.db.engine import session_scope
 from chalicelib.db.models import Execution, ExecutionLog, OutboxEvent, StepRun, Workflow
+from chalicelib.runtime import reset
 from tests.chaos import services
 from tests.chaos.conftest import RABBITMQ_URL
 from tests.conftest import bind_event_queue
@@ -232,6 +233,7 @@ def test_redis_unavailable_at_start_starts_nothing(chaos_stack: Any, matrix_line
     finally:
         lam.update_function_configuration(FunctionName=arn, Environment={"Variables": env})
         os.environ["REDIS_URL"] = env["REDIS_URL"]  # the local runner applies a function's env process-wide
+        reset()
     # THEN the dispatch failed with a clear error naming Redis
     assert len(firings) == 1 and firings[0].function_error
     error = firings[0].response_payload

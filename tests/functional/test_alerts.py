@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from chalicelib.alerts import alerts_for
 from chalicelib.db.engine import session_scope
 from chalicelib.db.models import Execution, ExecutionLog, Workflow
+from chalicelib.domain.alerts import alerts_for
 
 
 def test_failed_run_alerts_operators_and_escalates_at_the_threshold(stack: Any, simulator: Any) -> None:

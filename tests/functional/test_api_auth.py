@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from chalicelib.auth import AuthError, HS256Verifier, Principal, issue_token, require_enterprise_member
+from chalicelib.api.auth import AuthError, HS256Verifier, Principal, issue_token, require_enterprise_member
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 

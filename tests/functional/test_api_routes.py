@@ -15,7 +15,7 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib.auth import issue_token
+from chalicelib.api.auth import issue_token
 
 BASE = "/api/v1/orchestrator"
 ADMIN = issue_token(subject="ops", role="platform_admin")

@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app import app
-from chalicelib.auth import issue_token
+from chalicelib.api.auth import issue_token
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "20"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

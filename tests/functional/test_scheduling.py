@@ -15,11 +15,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from chalicelib import scheduling, store
 from chalicelib.db.engine import session_scope
 from chalicelib.db.models import Execution, StepRun, Workflow
+from chalicelib.db.runs import get_execution_by_name
+from chalicelib.db.workflows import get_workflow
 from chalicelib.domain.models import DAILY_STEPS
 from chalicelib.errors import InvalidInputError
+from chalicelib.services import scheduling
 
 
 def utc(*args: int) -> datetime:
@@ -57,7 +59,7 @@ def workflows(stack: Any) -> Iterator[Any]:
     yield make
     with session_scope() as session:
         for name in made:
-            workflow = store.get_workflow(session, name)
+            workflow = get_workflow(session, name)
             if workflow is not None:
                 workflow.enabled = False
     scheduling.reconcile_rules()
@@ -97,11 +99,11 @@ def test_rules_follow_the_table_idempotently(stack: Any, workflows: Any) -> None
     assert again["created"] == again["updated"] == again["deleted"] == []
     # WHEN its schedule changes, THEN the rule is updated in place; WHEN disabled, THEN it is deleted
     with session_scope() as session:
-        store.get_workflow(session, name).cron_expression = "0 10 * * *"
+        get_workflow(session, name).cron_expression = "0 10 * * *"
     changed = scheduling.reconcile_rules()
     assert changed["updated"] == list(added) and _rules(stack)[next(iter(added))]["expression"] == "cron(0 8,9,10 * * ? *)"
     with session_scope() as session:
-        store.get_workflow(session, name).enabled = False
+        get_workflow(session, name).enabled = False
     assert scheduling.reconcile_rules()["deleted"] == list(added)
     assert set(_rules(stack)) == set(before)
 
@@ -172,7 +174,7 @@ def test_catch_up_all_runs_every_missed_instant_one_at_a_time(stack: Any, workfl
 
 
 def test_manual_run_is_refused_while_the_scheduled_run_holds_the_lock(stack: Any, simulator: Any) -> None:
-    from chalicelib.steps.dispatch import start_run
+    from chalicelib.services.runs import start_run
 
     # GIVEN the scheduled run of 2027-03-02 in progress (each daily summary takes 3 s)
     simulator.state.set_fault("notification", latency_ms=3000)
@@ -192,8 +194,9 @@ def test_manual_run_is_refused_while_the_scheduled_run_holds_the_lock(stack: Any
 
 
 def test_run_whose_lock_was_taken_over_cannot_write(stack: Any) -> None:
-    from chalicelib.adapters.redis_store import RunLocks, get_redis
-    from chalicelib.steps.dispatch import start_run
+    from chalicelib.adapters.locks import RunLocks
+    from chalicelib.adapters.redis_client import get_redis
+    from chalicelib.services.runs import start_run
 
     lam = stack.cloud.client("lambda")
 
@@ -230,17 +233,17 @@ def test_run_whose_lock_was_taken_over_cannot_write(stack: Any) -> None:
         old_id = uuid.UUID(old_run["execution_id"])
         assert session.scalar(select(func.count()).where(StepRun.execution_id == old_id)) == 0
         assert session.get(Execution, old_id).status == "running"
-        workflow = store.get_workflow(session, "daily_operations")
-        newer_row = store.get_execution_by_name(session, newer["execution_name"])
+        workflow = get_workflow(session, "daily_operations")
+        newer_row = get_execution_by_name(session, newer["execution_name"])
         assert workflow.last_execution_id == newer_row.id and newer_row.status == "completed"
 
 
-def test_no_run_starts_when_redis_is_unreachable(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_run_starts_when_redis_is_unreachable(stack: Any, set_env: Any) -> None:
     from chalicelib.errors import LockUnavailableError
     from chalicelib.steps.dispatch import dispatch
 
     # GIVEN Redis unreachable
-    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    set_env("REDIS_URL", "redis://127.0.0.1:1/0")
     event = {"workflow_name": "daily_operations", "time": "2027-03-16T07:00:00Z"}
     # WHEN the 08:00 Madrid firing is dispatched, with and without the dispatch lock
     for leader_election in (True, False):
@@ -248,7 +251,7 @@ def test_no_run_starts_when_redis_is_unreachable(stack: Any, monkeypatch: pytest
             dispatch(event, leader_election=leader_election)
     # THEN no execution was started or recorded
     with session_scope() as session:
-        assert store.get_execution_by_name(session, "daily_operations-europe-madrid-2027-03-16") is None
+        assert get_execution_by_name(session, "daily_operations-europe-madrid-2027-03-16") is None
     sfn = stack.cloud.client("stepfunctions")
     names = [e["name"] for e in sfn.list_executions(
         stateMachineArn=stack.deployment.state_machine_arns["daily_operations"])["executions"]]

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from chalicelib.auth import issue_token
+from chalicelib.api.auth import issue_token
 from chalicelib.settings import PROJECT_ROOT
 
 ADMIN = issue_token(subject="ops", role="platform_admin")

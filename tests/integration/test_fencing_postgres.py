@@ -9,14 +9,16 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from chalicelib import store
 from chalicelib.db.engine import session_scope
 from chalicelib.db.models import Execution, ExecutionLog, StepRun
+from chalicelib.db.runs import get_execution_by_name
+from chalicelib.db.workflows import get_workflow
 
 
 def test_a_taken_over_run_writes_nothing_on_postgres(pg_stack: Any) -> None:
-    from chalicelib.adapters.redis_store import RunLocks, get_redis
-    from chalicelib.steps.dispatch import start_run
+    from chalicelib.adapters.locks import RunLocks
+    from chalicelib.adapters.redis_client import get_redis
+    from chalicelib.services.runs import start_run
 
     lam = pg_stack.cloud.client("lambda")
 
@@ -66,6 +68,6 @@ def test_a_taken_over_run_writes_nothing_on_postgres(pg_stack: Any) -> None:
     with session_scope() as session:
         old = session.get(Execution, old_id)
         assert old.status == "failed" and old.error_message.startswith("superseded: ")
-        workflow = store.get_workflow(session, "daily_operations")
-        newer_row = store.get_execution_by_name(session, newer["execution_name"])
+        workflow = get_workflow(session, "daily_operations")
+        newer_row = get_execution_by_name(session, newer["execution_name"])
         assert workflow.last_execution_id == newer_row.id

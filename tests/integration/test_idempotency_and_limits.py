@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from chalicelib.adapters.platform import ServiceSemaphore, parse_limits
-from chalicelib.idempotency import StepKey, StepResultCache, run_once
+from chalicelib.adapters.step_cache import StepKey, StepResultCache, run_once
 from chalicelib.settings import Settings
 
 

@@ -7,7 +7,7 @@ import uuid
 import redis
 import sqlalchemy as sa
 
-from chalicelib.adapters.redis_store import RunLocks
+from chalicelib.adapters.locks import RunLocks
 from chalicelib.db.migrate import downgrade, upgrade
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import costs
-from chalicelib.costs import estimate_run_cost, express_billed, lambda_billed_ms
+from chalicelib.domain import costs
+from chalicelib.domain.costs import estimate_run_cost, express_billed, lambda_billed_ms
 
 
 def test_empty_run_costs_nothing_and_has_no_per_tenant_figure() -> None:

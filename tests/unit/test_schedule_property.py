@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib.domain.calendar import Calendar
 from chalicelib.domain.schedule import Occurrence, WorkflowSchedule, evaluate_at
-from chalicelib.scheduling import desired_rules
+from chalicelib.services.scheduling import desired_rules
 from localcloud.clock import parse_schedule
 
 FIRST, LAST = date(2026, 1, 1), date(2030, 12, 31)

@@ -11,7 +11,7 @@ from chalicelib.domain.schedule import (
     rule_expressions,
     utc_rule_times,
 )
-from chalicelib.scheduling import desired_rules
+from chalicelib.services.scheduling import desired_rules
 from localcloud.clock import parse_schedule
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

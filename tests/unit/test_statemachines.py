@@ -70,5 +70,4 @@ def test_each_tenant_failure_is_caught_inside_the_map(machine: resources.StateMa
 def test_rules_target_deployed_functions() -> None:
     names = {f.name for f in resources.functions()}
     rules = resources.rules()
-    assert {r.target_function for r in rules} <= names
-    assert any(r.schedule_expression.startswith("cron(") for r in rules)
+    assert rules and {r.target_function for r in rules} <= names

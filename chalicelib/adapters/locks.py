@@ -4,20 +4,12 @@ election)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 import redis
 
+from chalicelib.adapters.redis_client import RELEASE_IF_OWNER, get_redis
 from chalicelib.errors import LockUnavailableError
 from chalicelib.settings import get_settings
-
-# Delete the key only if it still holds our token: a run never releases a lock someone else took over.
-RELEASE_IF_OWNER = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-    return redis.call('del', KEYS[1])
-end
-return 0
-"""
 
 
 @dataclass(frozen=True)
@@ -71,6 +63,28 @@ class RunLocks:
             return bool(self._client.eval(RELEASE_IF_OWNER, 1, key, token))
         except redis.RedisError as exc:
             raise LockUnavailableError(f"Redis unreachable, lock {key} not released: {exc}") from exc
+
+    def held(self) -> list[dict[str, object]]:
+        """Every run lock held now: key, workflow, scope, holder, remaining TTL (ms) and fencing number."""
+        prefix = f"{self._prefix}:run-lock:"
+        held: list[dict[str, object]] = []
+        try:
+            for raw in self._client.scan_iter(match=f"{prefix}*", count=500):
+                key = raw.decode()
+                if key.endswith(":fence"):
+                    continue
+                holder = self._client.get(key)
+                if holder is None:
+                    continue
+                workflow, _, scope = key[len(prefix):].partition(":")
+                ttl = self._client.pttl(key)
+                fence = self._client.get(f"{key}:fence")
+                held.append({"key": key, "workflow_name": workflow, "scope": scope, "holder": holder.decode(),
+                             "ttl_ms": ttl if ttl is not None and ttl >= 0 else None,
+                             "fencing_token": int(fence) if fence is not None else None})
+        except redis.RedisError as exc:
+            raise LockUnavailableError(f"Redis unreachable: {exc}") from exc
+        return sorted(held, key=lambda lock: str(lock["key"]))
 
 
 # Take the lock and its fencing number atomically; a re-acquisition by the holder's own token (a
@@ -147,18 +161,3 @@ class DispatchLocks:
             return bool(self._client.eval(RELEASE_IF_OWNER, 1, lease.key, lease.token))
         except redis.RedisError:
             return False  # the TTL frees it; nothing depends on an early release
-
-
-def get_redis() -> redis.Redis:
-    url = get_settings().redis_url
-    if not url:
-        raise LockUnavailableError("REDIS_URL is not set: runs need Redis for their locks")
-    return _redis_for(url)
-
-
-@cache
-def _redis_for(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30)
-
-
-get_redis.cache_clear = _redis_for.cache_clear  # type: ignore[attr-defined]

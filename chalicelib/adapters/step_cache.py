@@ -28,7 +28,7 @@ from typing import Any
 
 import redis
 
-from chalicelib.adapters.redis_store import RELEASE_IF_OWNER  # the marker is released like a run lock
+from chalicelib.adapters.redis_client import RELEASE_IF_OWNER, get_redis
 from chalicelib.errors import LockUnavailableError, TransientServiceError
 from chalicelib.settings import get_settings
 
@@ -55,11 +55,7 @@ class StepResultCache:
     def __init__(self, *, client: redis.Redis | None = None, prefix: str | None = None,
                  ttl_seconds: int | None = None, in_progress_ttl_seconds: int | None = None) -> None:
         settings = get_settings()
-        if client is None:
-            from chalicelib.adapters.redis_store import get_redis
-
-            client = get_redis()
-        self._client = client
+        self._client = client if client is not None else get_redis()
         self._prefix = prefix or settings.redis_key_prefix
         self._ttl = ttl_seconds or settings.step_result_ttl_seconds
         self._in_progress_ttl = in_progress_ttl_seconds or settings.step_in_progress_ttl_seconds

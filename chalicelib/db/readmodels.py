@@ -1,4 +1,5 @@
-"""Read models of the API: executions as an operator or a tenant sees them, logs, statistics, metrics.
+"""Read models of the API: executions as an operator or a tenant sees them, logs, statistics and the
+numbers behind the Prometheus metrics.
 
 A tenant caller (`tenant_id` given) sees only executions that include a step row or a log row of its own,
 and in them only its own progress and logs; anything else is "not found". Functions raise `LookupError`
@@ -19,20 +20,13 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from chalicelib import store
-from chalicelib.db.models import Execution, ExecutionLog, ExecutionRetry, Leader, StepRun, Workflow
-from chalicelib.domain.models import DAILY_STEPS
+from chalicelib.db.models import Execution, ExecutionLog, ExecutionRetry, Leader, StepRun
+from chalicelib.db.sql import aware
+from chalicelib.db.steps import failed_tenants, progress
+from chalicelib.domain.constants import TERMINAL_STATUSES
+from chalicelib.domain.models import DAILY_STEPS, FINAL_STEP
 
-FINAL_STEP = DAILY_STEPS[-1]
 FAILED_STATUSES = ("failed", "completed_with_failures")
-DURATION_BUCKETS = (60, 300, 600, 1200, 1800, 3600)
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back naive; they were written in UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 # --- cursors ------------------------------------------------------------------------------------------------
@@ -196,7 +190,7 @@ def list_executions(
     slices = _tenant_counts(session, ids, tenant_scope) if tenant_scope is not None and ids else {}
     items = []
     for e in rows:
-        live = store.progress(session, str(e.id), final_step=FINAL_STEP) if e.status == "running" else None
+        live = progress(session, str(e.id)) if e.status == "running" else None
         items.append(execution_view(e, live=live, retry_of=links.get(e.id),
                                     tenant=slices.get(e.id, {"steps": {}, "error": None})
                                     if tenant_scope is not None else None))
@@ -240,14 +234,14 @@ def execution_detail(session: Session, execution_id: str, *, tenant_scope: str |
                         "steps_completed": sum(1 for v in st.values() if v == "completed"),
                         "steps_failed": sum(1 for v in st.values() if v == "failed"),
                         "failed_step": failed_step, "steps": st})
-    failed = [f for f in store.failed_tenants(session, str(exec_id))
+    failed = [f for f in failed_tenants(session, str(exec_id))
               if tenant_scope is None or f["tenant_id"] == tenant_scope][:1000]
     retry_query = (select(Execution).join(ExecutionRetry, ExecutionRetry.execution_id == Execution.id)
                    .where(ExecutionRetry.retry_of == exec_id).order_by(Execution.started_at))
     if tenant_scope is not None:
         retry_query = retry_query.where(visible_to(tenant_scope))
     retries = [e.execution_name for e in session.scalars(retry_query)]
-    live = store.progress(session, str(exec_id), final_step=FINAL_STEP) if execution.status == "running" else None
+    live = progress(session, str(exec_id)) if execution.status == "running" else None
     tenant_slice = _tenant_counts(session, [exec_id], tenant_scope).get(exec_id, {"steps": {}, "error": None}) \
         if tenant_scope is not None else None
     view = execution_view(execution, live=live, tenant=tenant_slice,
@@ -285,7 +279,7 @@ def execution_logs(session: Session, execution_id: str, *, tenant_scope: str | N
 def execution_for_retry(session: Session, execution_id: str, *, tenant_scope: str | None) -> dict[str, Any]:
     """What a retry needs from the original: its identity, status and the tenants that failed in it."""
     execution = _load_visible(session, execution_id, tenant_scope)
-    failed = sorted({f["tenant_id"] for f in store.failed_tenants(session, str(execution.id))})
+    failed = sorted({f["tenant_id"] for f in failed_tenants(session, str(execution.id))})
     return {"id": str(execution.id), "execution_name": execution.execution_name, "status": execution.status,
             "workflow_name": execution.workflow_name, "scope": execution.scope, "run_date": execution.run_date,
             "failed_tenants": failed, "tenants_total": execution.tenants_total}
@@ -306,7 +300,7 @@ def _block(rows: Iterable[Execution]) -> dict[str, Any]:
     by_status: dict[str, int] = defaultdict(int)
     for r in rows:
         by_status[r.status] += 1
-    finished = sum(by_status[s] for s in store.TERMINAL_STATUSES)
+    finished = sum(by_status[s] for s in TERMINAL_STATUSES)
     not_failed = by_status["completed"] + by_status["completed_with_failures"]
     durations = [r.duration_seconds for r in rows if r.duration_seconds is not None and r.status != "running"]
     return {
@@ -351,84 +345,57 @@ def statistics(session: Session, *, workflow: str | None, days: int, today: date
     return {"since": since, "until": until, "workflows": workflows}
 
 
-# --- Prometheus exposition ----------------------------------------------------------------------------------
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+# --- what the metrics expose (built into Prometheus families by the API at scrape time) --------------------------
+def execution_counts(session: Session) -> list[tuple[str, str, int]]:
+    """(workflow, status, executions)."""
+    rows = session.execute(select(Execution.workflow_name, Execution.status, func.count())
+                           .group_by(Execution.workflow_name, Execution.status)
+                           .order_by(Execution.workflow_name, Execution.status))
+    return [(wf, status, int(count)) for wf, status, count in rows]
 
 
-def _labels(**labels: str) -> str:
-    return "{" + ",".join(f'{k}="{_escape(str(v))}"' for k, v in labels.items()) + "}" if labels else ""
+def duration_histograms(session: Session, buckets: tuple[float, ...]
+                        ) -> list[tuple[str, list[int], int, float]]:
+    """(workflow, cumulative count per bucket bound, count, sum of seconds) over finished executions."""
+    bucket_cols = [func.sum(case((Execution.duration_seconds <= b, 1), else_=0)) for b in buckets]
+    rows = session.execute(
+        select(Execution.workflow_name, func.count(), func.coalesce(func.sum(Execution.duration_seconds), 0.0),
+               *bucket_cols).where(Execution.duration_seconds.is_not(None))
+        .group_by(Execution.workflow_name).order_by(Execution.workflow_name))
+    return [(wf, [int(b or 0) for b in counts], int(count), float(total)) for wf, count, total, *counts in rows]
 
 
-def _num(value: float) -> str:
-    return repr(float(value)) if not float(value).is_integer() else f"{float(value):.1f}"
-
-
-def prometheus_metrics(session: Session) -> str:
-    """The exposition built at scrape time from the recorded executions (no in-memory counters)."""
-    lines: list[str] = []
-
-    def family(name: str, kind: str, help_text: str) -> None:
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} {kind}")
-
-    family("orchestrator_workflow_executions_total", "counter", "Workflow executions by final or current status.")
-    for wf, status, count in session.execute(
-            select(Execution.workflow_name, Execution.status, func.count())
-            .group_by(Execution.workflow_name, Execution.status).order_by(Execution.workflow_name, Execution.status)):
-        lines.append(f"orchestrator_workflow_executions_total{_labels(workflow_name=wf, status=status)} {_num(count)}")
-
-    family("orchestrator_workflow_duration_seconds", "histogram", "Duration of finished workflow executions.")
-    finished = Execution.duration_seconds.is_not(None)
-    bucket_cols = [func.sum(case((Execution.duration_seconds <= b, 1), else_=0)) for b in DURATION_BUCKETS]
-    for wf, count, total, *buckets in session.execute(
-            select(Execution.workflow_name, func.count(), func.coalesce(func.sum(Execution.duration_seconds), 0.0),
-                   *bucket_cols).where(finished).group_by(Execution.workflow_name).order_by(Execution.workflow_name)):
-        for bound, value in zip(DURATION_BUCKETS, buckets, strict=True):
-            lines.append(f"orchestrator_workflow_duration_seconds_bucket"
-                         f"{_labels(workflow_name=wf, le=_num(bound))} {_num(value or 0)}")
-        lines.append(f'orchestrator_workflow_duration_seconds_bucket{_labels(workflow_name=wf, le="+Inf")} '
-                     f"{_num(count)}")
-        lines.append(f"orchestrator_workflow_duration_seconds_sum{_labels(workflow_name=wf)} {_num(total)}")
-        lines.append(f"orchestrator_workflow_duration_seconds_count{_labels(workflow_name=wf)} {_num(count)}")
-
-    family("orchestrator_workflow_success_rate_percentage", "gauge",
-           "Percent of finished executions that did not fail (tenant failures included).")
-    terminal = Execution.status.in_(store.TERMINAL_STATUSES)
+def success_rates(session: Session) -> list[tuple[str, float]]:
+    """(workflow, percent of finished executions that did not fail)."""
     ok = func.sum(case((Execution.status.in_(("completed", "completed_with_failures")), 1), else_=0))
-    for wf, count, good in session.execute(
-            select(Execution.workflow_name, func.count(), ok).where(terminal)
-            .group_by(Execution.workflow_name).order_by(Execution.workflow_name)):
-        rate = 100.0 * (good or 0) / count if count else 0.0
-        lines.append(f"orchestrator_workflow_success_rate_percentage{_labels(workflow_name=wf)} {_num(round(rate, 4))}")
+    rows = session.execute(select(Execution.workflow_name, func.count(), ok)
+                           .where(Execution.status.in_(TERMINAL_STATUSES))
+                           .group_by(Execution.workflow_name).order_by(Execution.workflow_name))
+    return [(wf, round(100.0 * (good or 0) / count, 4) if count else 0.0) for wf, count, good in rows]
 
-    family("orchestrator_tenants_processed_total", "counter", "Tenants processed by finished executions.")
-    for wf, processed, failed, skipped in session.execute(
-            select(Execution.workflow_name, func.coalesce(func.sum(Execution.tenants_processed), 0),
-                   func.coalesce(func.sum(Execution.tenants_failed), 0),
-                   func.coalesce(func.sum(Execution.tenants_skipped), 0))
-            .where(terminal).group_by(Execution.workflow_name).order_by(Execution.workflow_name)):
-        for status, value in (("completed", processed), ("failed", failed), ("skipped", skipped)):
-            lines.append(f"orchestrator_tenants_processed_total{_labels(workflow_name=wf, status=status)} "
-                         f"{_num(value)}")
 
-    family("orchestrator_leader_instance", "gauge",
-           "1 for the instance whose dispatch-lock lease is current (heartbeat within its TTL), else 0.")
-    now = datetime.now(UTC)
-    leases: dict[str, float] = {}
+def tenants_processed(session: Session) -> list[tuple[str, int, int, int]]:
+    """(workflow, tenants processed, failed, skipped) summed over finished executions."""
+    rows = session.execute(
+        select(Execution.workflow_name, func.coalesce(func.sum(Execution.tenants_processed), 0),
+               func.coalesce(func.sum(Execution.tenants_failed), 0),
+               func.coalesce(func.sum(Execution.tenants_skipped), 0))
+        .where(Execution.status.in_(TERMINAL_STATUSES))
+        .group_by(Execution.workflow_name).order_by(Execution.workflow_name))
+    return [(wf, int(p), int(f), int(s)) for wf, p, f, s in rows]
+
+
+def leader_leases(session: Session, now: datetime) -> dict[str, bool]:
+    """Instance id -> whether one of its dispatch-lock leases is current (heartbeat within its TTL)."""
+    leases: dict[str, bool] = {}
     for instance_id, heartbeat, ttl in session.execute(
             select(Leader.instance_id, Leader.heartbeat_at, Leader.ttl_seconds).order_by(Leader.lock_name)):
         current = (aware(heartbeat) or now) + timedelta(seconds=ttl) > now
-        leases[instance_id] = max(leases.get(instance_id, 0.0), 1.0 if current else 0.0)
-    for instance_id, value in sorted(leases.items()):
-        lines.append(f"orchestrator_leader_instance{_labels(instance_id=instance_id)} {_num(value)}")
-
-    family("orchestrator_executions_running", "gauge", "Executions running now.")
-    for wf, count in session.execute(select(Execution.workflow_name, func.count()).where(Execution.status == "running")
-                                     .group_by(Execution.workflow_name).order_by(Execution.workflow_name)):
-        lines.append(f"orchestrator_executions_running{_labels(workflow_name=wf)} {_num(count)}")
-    return "\n".join(lines) + "\n"
+        leases[instance_id] = leases.get(instance_id, False) or current
+    return leases
 
 
-def workflows(session: Session) -> list[Workflow]:
-    return list(session.scalars(select(Workflow).order_by(Workflow.name)))
+def running_counts(session: Session) -> list[tuple[str, int]]:
+    rows = session.execute(select(Execution.workflow_name, func.count()).where(Execution.status == "running")
+                           .group_by(Execution.workflow_name).order_by(Execution.workflow_name))
+    return [(wf, int(count)) for wf, count in rows]

@@ -1,5 +1,5 @@
-"""Scheduling services: the EventBridge rules that match the workflows table, the next run of a workflow,
-catch-up watermarks, the calendars of a scope, and the dispatch lock ("leader") bookkeeping.
+"""Scheduling use cases: the EventBridge rules that match the workflows table, the next run of a workflow,
+the scopes (timezones) and calendars of the tenants, and the dispatch locks as `GET /leader` shows them.
 
 The pure rules live in `chalicelib.domain.schedule` (when is a local cron due, what do holidays and
 weekends do) and `chalicelib.domain.calendar`; this module reads the tables, the tenant service and
@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
-
-from chalicelib import store
+from chalicelib.adapters.eventbridge import ScheduleRule, apply_rules
 from chalicelib.db.engine import session_scope
-from chalicelib.db.models import Leader, ScheduleWatermark, Workflow
+from chalicelib.db.schedule import leader_rows
+from chalicelib.db.sql import aware_required
+from chalicelib.db.workflows import enabled_workflows, get_workflow
 from chalicelib.domain.calendar import Calendar, calendar_for
+from chalicelib.domain.constants import APP_NAME
 from chalicelib.domain.models import DAILY_STEPS, Tenant
 from chalicelib.domain.schedule import (
     WorkflowSchedule,
@@ -33,15 +32,14 @@ from chalicelib.domain.schedule import (
     utc_rule_times,
     zone,
 )
+from chalicelib.domain.workflows import schedule_of
 from chalicelib.errors import InvalidInputError
 from chalicelib.observability import get_logger
 from chalicelib.settings import Settings, get_settings
-from chalicelib.workflows import schedule_of
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
 
-APP_NAME = "bakery-orchestrator"  # the Chalice app name (also infra.resources.APP_NAME)
 SWEEP_TARGET_ID = "catchup"
 DISPATCH_TARGET_ID = "dispatch"
 MAX_RULE_NAME = 64
@@ -123,22 +121,6 @@ def state_machine_for(workflow_name: str, steps: Iterable[str] | None = None,
 
 
 # --- rules ----------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ScheduleRule:
-    """One EventBridge rule the schedules need (names carry the stage; targets are the dispatch Lambda)."""
-
-    name: str
-    schedule_expression: str
-    description: str
-    target_id: str
-    input_template: str
-    input_paths: dict[str, str] = field(default_factory=lambda: {"time": "$.time", "id": "$.id"})
-
-    @property
-    def input_transformer(self) -> dict[str, Any]:
-        return {"InputPathsMap": dict(self.input_paths), "InputTemplate": self.input_template}
-
-
 def rule_prefix(stage: str) -> str:
     """Every rule `reconcile_rules` manages starts with this; nothing else does."""
     return f"{APP_NAME}-{stage}-sched-"
@@ -193,10 +175,6 @@ def desired_rules(
     return rules
 
 
-def _enabled_workflows(session: Session) -> list[Workflow]:
-    return list(session.scalars(select(Workflow).where(Workflow.enabled.is_(True)).order_by(Workflow.name)))
-
-
 def reconcile_rules(
     *,
     stage: str | None = None,
@@ -231,7 +209,7 @@ def reconcile_rules(
 
         events = boto3.client("events")
     with session_scope() as session:
-        rows = [(w.name, schedule_of(w), w.timezone, list(w.steps or [])) for w in _enabled_workflows(session)]
+        rows = [(w.name, schedule_of(w), w.timezone, list(w.steps or [])) for w in enabled_workflows(session)]
     skipped = [{"workflow_name": name, "reason": "no state machine deployed"}
                for name, _, _, steps in rows if state_machine_for(name, steps, machines) is None]
     runnable = [(name, schedule, tz) for name, schedule, tz, steps in rows
@@ -244,74 +222,6 @@ def reconcile_rules(
     result["skipped"] = skipped
     get_logger().info("schedule rules reconciled", extra={f"rules_{k}": len(v) for k, v in result.items()})
     return result
-
-
-def apply_rules(events: Any, wanted: list[ScheduleRule], *, prefix: str, dispatch_arn: str) -> dict[str, Any]:
-    """Put `wanted` into EventBridge and delete every other rule whose name starts with `prefix`."""
-    existing: dict[str, dict[str, Any]] = {}
-    for page in events.get_paginator("list_rules").paginate(NamePrefix=prefix):
-        for rule in page["Rules"]:
-            existing[rule["Name"]] = rule
-    result: dict[str, list[str]] = {"created": [], "updated": [], "deleted": [], "unchanged": []}
-    for rule in wanted:
-        target = {"Id": rule.target_id, "Arn": dispatch_arn, "InputTransformer": rule.input_transformer}
-        current = existing.pop(rule.name, None)
-        if current is not None:
-            targets = events.list_targets_by_rule(Rule=rule.name)["Targets"]
-            same = (current.get("ScheduleExpression") == rule.schedule_expression
-                    and current.get("State") == "ENABLED"
-                    and current.get("Description", "") == rule.description
-                    and [_target_view(t) for t in targets] == [_target_view(target)])
-            if same:
-                result["unchanged"].append(rule.name)
-                continue
-            stale = [t["Id"] for t in targets if t["Id"] != rule.target_id]
-            if stale:
-                events.remove_targets(Rule=rule.name, Ids=stale)
-        events.put_rule(Name=rule.name, ScheduleExpression=rule.schedule_expression, State="ENABLED",
-                        Description=rule.description)
-        events.put_targets(Rule=rule.name, Targets=[target])
-        result["created" if current is None else "updated"].append(rule.name)
-    for name in sorted(existing):
-        ids = [t["Id"] for t in events.list_targets_by_rule(Rule=name)["Targets"]]
-        if ids:
-            events.remove_targets(Rule=name, Ids=ids)
-        events.delete_rule(Name=name)
-        result["deleted"].append(name)
-    return result
-
-
-def _target_view(target: dict[str, Any]) -> tuple[Any, ...]:
-    transformer = target.get("InputTransformer") or {}
-    return (target.get("Id"), target.get("Arn"), json.dumps(transformer.get("InputPathsMap"), sort_keys=True),
-            transformer.get("InputTemplate"))
-
-
-# --- watermarks -----------------------------------------------------------------------------------------------
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-def watermarks(session: Session, workflow_name: str) -> dict[str, datetime]:
-    rows = session.execute(select(ScheduleWatermark.scope, ScheduleWatermark.watermark_at)
-                           .where(ScheduleWatermark.workflow_name == workflow_name))
-    return {scope: _aware(at) for scope, at in rows}  # type: ignore[misc]
-
-
-def advance_watermark(session: Session, workflow_name: str, scope: str, to: datetime) -> None:
-    """Move the watermark forward to `to` (never back): instants before it count as handled."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    now = datetime.now(UTC)
-    stmt = insert(ScheduleWatermark).values(workflow_name=workflow_name, scope=scope, watermark_at=to, updated_at=now)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["workflow_name", "scope"],
-        set_={"watermark_at": stmt.excluded.watermark_at, "updated_at": stmt.excluded.updated_at},
-        where=ScheduleWatermark.watermark_at < stmt.excluded.watermark_at,
-    )
-    session.execute(stmt)
 
 
 # --- next run -------------------------------------------------------------------------------------------------
@@ -337,7 +247,7 @@ def next_run(workflow_name: str, scope: str | None = None, after: datetime | Non
         except ValueError:
             raise InvalidInputError(f"scope: unknown timezone {scope!r}") from None
     with session_scope() as session:
-        workflow = store.get_workflow(session, workflow_name)
+        workflow = get_workflow(session, workflow_name)
         if workflow is None:
             raise InvalidInputError(f"workflow_name: unknown workflow {workflow_name!r}")
         schedule, tz, enabled = schedule_of(workflow), workflow.timezone, workflow.enabled
@@ -383,34 +293,18 @@ def _occurrence_view(occurrence: Any, enabled: bool) -> dict[str, Any]:
 
 
 # --- the dispatch lock ("leader") -----------------------------------------------------------------------------
-def record_leader(session: Session, lock_name: str, holder: str, fencing_token: int, ttl_seconds: int,
-                  *, acquired: bool) -> None:
-    """The `orchestrator_leader` row: who holds the dispatch lock, since when, last heartbeat, TTL."""
-    now = datetime.now(UTC)
-    row = session.get(Leader, lock_name)
-    if row is None:
-        session.add(Leader(lock_name=lock_name, instance_id=holder, fencing_token=fencing_token, acquired_at=now,
-                           heartbeat_at=now, ttl_seconds=ttl_seconds))
-        return
-    if acquired:
-        row.instance_id, row.fencing_token, row.acquired_at = holder, fencing_token, now
-    elif row.instance_id != holder:
-        return  # a late heartbeat of a lost lease never overwrites the new holder
-    row.heartbeat_at, row.ttl_seconds = now, ttl_seconds
-
-
 def leader_status(*, now: datetime | None = None) -> dict[str, Any]:
     """The dispatch locks as GET /leader shows them: each lock's last holder, heartbeat, TTL and whether
     it is held right now (the Redis key still names that holder). JSON-able."""
-    from chalicelib.adapters.redis_store import DispatchLocks
+    from chalicelib.adapters.locks import DispatchLocks
 
     settings = get_settings()
     now = now or datetime.now(UTC)
     with session_scope() as session:
-        rows = list(session.scalars(select(Leader).order_by(Leader.lock_name)))
         views = [{"lock_name": r.lock_name, "holder": r.instance_id, "fencing_token": r.fencing_token,
-                  "acquired_at": _aware(r.acquired_at).isoformat(), "heartbeat_at": _aware(r.heartbeat_at).isoformat(),
-                  "ttl_seconds": r.ttl_seconds} for r in rows]
+                  "acquired_at": aware_required(r.acquired_at).isoformat(),
+                  "heartbeat_at": aware_required(r.heartbeat_at).isoformat(),
+                  "ttl_seconds": r.ttl_seconds} for r in leader_rows(session)]
     locks = DispatchLocks()
     for view in views:
         holder, remaining_ms = locks.holder(view["lock_name"])

@@ -111,3 +111,10 @@ def estimate_run_cost(counts: Mapping[str, Any]) -> dict[str, Any]:
         "usd_per_tenant": total_usd / tenants if tenants else None,
         "eur_per_tenant": total_usd * USD_TO_EUR / tenants if tenants else None,
     }
+
+
+def run_cost(counts: Mapping[str, Any]) -> dict[str, Any]:
+    """The estimate stored with an execution: totals and the per-tenant figure, in EUR and USD."""
+    estimate = estimate_run_cost(counts)
+    return {"eur_total": estimate["eur_total"], "eur_per_tenant": estimate["eur_per_tenant"],
+            "usd_total": estimate["usd"]["total"], "usd": estimate["usd"], "billed": estimate["billed"]}

@@ -1,27 +1,26 @@
-"""The built-in workflow definitions, seeded into `orchestrator_workflows` from settings, and the one
-reading of a row's schedule (cron, timezone, calendar policy, catch-up)."""
+"""Built-in workflow definitions and the one reading of a workflow's schedule (pure: settings come in)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
-
-from chalicelib import store
-from chalicelib.db.models import WORKFLOW_TYPES, Workflow
 from chalicelib.domain.calendar import CalendarError
+from chalicelib.domain.constants import WORKFLOW_TYPES
 from chalicelib.domain.models import DAILY_STEPS
 from chalicelib.domain.schedule import CATCHUP_POLICIES, ScheduleError, WorkflowSchedule, zone
-from chalicelib.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from chalicelib.settings import Settings
 
 WEEKLY_STEPS = ("evaluate_model_retraining", "send_weekly_digest", "cleanup_alerts")
+
+
 MONTHLY_STEPS = ("rollup_metrics", "archive_executions")
 
 
-def default_workflows(settings: Settings | None = None) -> list[dict[str, Any]]:
+def default_workflows(settings: Settings) -> list[dict[str, Any]]:
     """The built-ins. Only `daily_operations` has a state machine so far: the weekly and monthly rows are
     seeded disabled (an operator who enables them gets a clear "no state machine" skip, never a run)."""
-    settings = settings or get_settings()
     common = {"timezone": settings.default_timezone, "max_execution_time_seconds": settings.max_workflow_duration_seconds,
               "catchup_window_seconds": settings.catchup_window_seconds}
     return [
@@ -63,19 +62,8 @@ def default_workflows(settings: Settings | None = None) -> list[dict[str, Any]]:
     ]
 
 
-def ensure_default_workflows(session: Session, settings: Settings | None = None) -> list[str]:
-    """Insert the built-in workflows that are missing; never overwrite an operator's changes."""
-    created = []
-    for spec in default_workflows(settings):
-        if store.get_workflow(session, spec["name"]) is None:
-            session.add(Workflow(**spec))
-            created.append(spec["name"])
-    session.flush()
-    return created
-
-
-def schedule_of(workflow: Workflow) -> WorkflowSchedule:
-    """The row's local-time schedule and calendar policy (ScheduleError names a bad field)."""
+def schedule_of(workflow: Any) -> WorkflowSchedule:
+    """A workflow row's local-time schedule and calendar policy (ScheduleError names a bad field)."""
     return WorkflowSchedule(workflow.cron_expression, workflow.holiday_policy or "run", workflow.weekend_cron)
 
 
@@ -105,3 +93,4 @@ def validate_definition(values: dict[str, Any]) -> dict[str, Any]:
     except CalendarError as exc:
         raise ScheduleError(str(exc)) from None
     return values
+

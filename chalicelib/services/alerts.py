@@ -16,61 +16,19 @@ the outbox; the log row says the alert could not be sent.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import store
+from chalicelib.adapters.platform import get_platform_client
 from chalicelib.db.engine import session_scope
+from chalicelib.db.logs import add_logs, log_row
 from chalicelib.db.models import Execution
+from chalicelib.db.steps import failed_tenants
+from chalicelib.db.workflows import get_workflow
+from chalicelib.domain.alerts import alerts_for
 from chalicelib.observability import get_logger
 from chalicelib.settings import get_settings
 
 ALERT_STEP = "alert"
-
-
-@dataclass(frozen=True)
-class Alert:
-    type: str
-    severity: str
-    title: str
-    message: str
-    data: dict[str, Any]
-
-
-def alerts_for(execution: Execution, *, consecutive_failures: int, threshold: int,
-               tenants_affected: list[str]) -> list[Alert]:
-    """The alerts a closed execution calls for (pure: no I/O)."""
-    if execution.status != "failed":
-        return []
-    data = {
-        "workflow_name": execution.workflow_name,
-        "execution_id": str(execution.id),
-        "execution_name": execution.execution_name,
-        "status": execution.status,
-        "error_message": execution.error_message,
-        "tenants_affected": tenants_affected[:100],
-        "consecutive_failures": consecutive_failures,
-    }
-    affected = f" Tenants affected: {len(tenants_affected)}." if tenants_affected else ""
-    alerts = [Alert(
-        type="workflow_failed",
-        severity="critical",
-        title=f"Workflow {execution.workflow_name} failed",
-        message=f"Run {execution.execution_name} of workflow {execution.workflow_name} failed: "
-                f"{execution.error_message or 'no reason recorded'}.{affected}",
-        data=data,
-    )]
-    if consecutive_failures == threshold:  # crossed just now: one escalation, not one per failure
-        alerts.append(Alert(
-            type="workflow_consecutive_failures",
-            severity="critical",
-            title=f"Workflow {execution.workflow_name} failed {consecutive_failures} times in a row",
-            message=f"Workflow {execution.workflow_name} has failed {consecutive_failures} consecutive runs "
-                    f"(alert threshold {threshold}); last run {execution.execution_name}: "
-                    f"{execution.error_message or 'no reason recorded'}",
-            data={**data, "threshold": threshold},
-        ))
-    return alerts
 
 
 def notify_run_closed(execution_id: str) -> list[dict[str, Any]]:
@@ -80,15 +38,13 @@ def notify_run_closed(execution_id: str) -> list[dict[str, Any]]:
         execution = session.get(Execution, uuid.UUID(execution_id))
         if execution is None:
             return []
-        workflow = store.get_workflow(session, execution.workflow_name)
+        workflow = get_workflow(session, execution.workflow_name)
         consecutive = workflow.consecutive_failures if workflow is not None else 0
-        affected = sorted({f["tenant_id"] for f in store.failed_tenants(session, execution_id)})
+        affected = sorted({f["tenant_id"] for f in failed_tenants(session, execution_id)})
         pending = alerts_for(execution, consecutive_failures=consecutive,
                              threshold=settings.alert_consecutive_failures_threshold, tenants_affected=affected)
     if not pending:
         return []
-    from chalicelib.adapters.platform import get_platform_client
-
     outcomes, logs = [], []
     for alert in pending:
         outcome: dict[str, Any] = {"type": alert.type, "severity": alert.severity}
@@ -105,10 +61,9 @@ def notify_run_closed(execution_id: str) -> list[dict[str, Any]]:
             get_logger().error("alert not sent", extra={"alert": alert.type, "error": outcome["error"]})
         outcomes.append(outcome)
     with session_scope() as session:
-        store.add_logs(session, execution_id, logs)
+        add_logs(session, execution_id, logs)
     return outcomes
 
 
 def _log(message: str, level: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"tenant_id": None, "step_name": ALERT_STEP, "step_index": 0, "level": level,
-            "message": message[:4000], "data": data, "duration_ms": None}
+    return log_row(ALERT_STEP, message[:4000], level=level, data=data)

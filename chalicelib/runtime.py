@@ -1,0 +1,19 @@
+"""The one reset of process-wide state, for whoever changes the environment of a running process: the
+tests, the local stack and the local cloud's Lambda runner (on AWS a function's environment never changes
+while its sandbox lives, so product code never calls this)."""
+
+from __future__ import annotations
+
+
+def reset() -> None:
+    """Forget the cached settings and every client and engine built from them."""
+    from chalicelib.adapters.platform import get_platform_client
+    from chalicelib.adapters.redis_client import get_redis
+    from chalicelib.adapters.stepfunctions import get_probe_client, get_sfn_client
+    from chalicelib.db.engine import dispose_engines
+    from chalicelib.settings import get_settings
+
+    get_settings.cache_clear()
+    for cached in (get_platform_client, get_redis, get_sfn_client, get_probe_client):
+        cached.cache_clear()
+    dispose_engines()
