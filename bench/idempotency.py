@@ -1,4 +1,4 @@
-"""Step idempotency: the project's `chalicelib.idempotency` against Powertools' idempotency utility, on real Redis.
+"""Step idempotency: the project's `chalicelib.adapters.step_cache` against Powertools' idempotency utility, on real Redis.
 
     PYTHONPATH=$PWD:$PWD/localstack .venv/bin/python -m bench.idempotency
 
@@ -143,7 +143,7 @@ def delete_prefix(client: redis.Redis, prefix: str = PREFIX) -> int:
 # --- the two implementations, behind one call shape: call(execution_id, tenant_id, event) -> result ----------
 def custom_caller(client: redis.Redis, *, step: str = STEP, work: Callable[[], Any] | None = None,
                   ttl: int = 86400, in_progress_ttl: int = 30) -> Callable[[str, str, dict[str, Any]], Any]:
-    from chalicelib.idempotency import StepKey, StepResultCache, run_once
+    from chalicelib.adapters.step_cache import StepKey, StepResultCache, run_once
 
     cache = StepResultCache(client=client, prefix=PREFIX, ttl_seconds=ttl, in_progress_ttl_seconds=in_progress_ttl)
     do = work or (lambda: (dict(WORK_RESULT), "done"))
@@ -293,7 +293,7 @@ def measure_round_trips() -> dict[str, Any]:
 # --- import time ----------------------------------------------------------------------------------------
 BASELINE_IMPORTS = "import redis, pydantic, chalicelib.settings, chalicelib.errors"
 IMPORT_TARGETS = {
-    "custom": "import chalicelib.idempotency",
+    "custom": "import chalicelib.adapters.step_cache",
     "powertools": ("from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent, "
                    "idempotent_function\n"
                    "from aws_lambda_powertools.utilities.idempotency.persistence.redis import "
@@ -348,7 +348,7 @@ def measure_imports() -> dict[str, Any]:
         row["heaviest_new_packages_ms"] = _heaviest_new_modules(target, BASELINE_IMPORTS)
         out[name] = row
     out["baseline"] = BASELINE_IMPORTS
-    out["tenant_step"] = STEP_IMPORTS + " (already imports chalicelib.idempotency)"
+    out["tenant_step"] = STEP_IMPORTS + " (already imports chalicelib.adapters.step_cache)"
     return out
 
 

@@ -11,10 +11,13 @@ Failures are never cached: a retry after a failure calls the service again (that
 is for). Redis being unreachable fails the step with LockUnavailableError (retried by the state
 machine) rather than risking a double call.
 
-Powertools' idempotency utility does the same with a Redis back end; this small layer is used instead
-because the key is the step's identity (not a hash of the whole event, which carries earlier steps'
-results that differ between a retry-from-failure run and the original) and because it needs no
-DynamoDB-shaped record format.
+Why not Powertools' idempotency utility (measured by `python -m bench.idempotency` on real Redis, 2,000
+keys): a first call costs about the same (3 round trips here, 2 there), a replay about 6x less CPU here
+(one GET against SET NX + two GETs), and importing it adds ~0.2 s of CPU to every tenant step's cold start
+(it loads its DynamoDB layer, hence boto3). Its key would need the step name as a per-step prefix (one
+shared layer object mixes steps' results when steps run on threads of one process), a concurrent twin gets
+`IdempotencyAlreadyInProgressError` instead of the first result, and a crash without a registered Lambda
+context blocks retries until the record expires. Both layers never cache a failure.
 """
 
 from __future__ import annotations
