@@ -24,8 +24,7 @@ run: venv
 services:
 	bash localstack/ensure-services.sh
 
-test: venv services
-	$(PY) -m ruff check .
+test: venv services lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 # The fault matrix alone (also part of `make test`): one line per fault with the observed outcome.
@@ -46,8 +45,12 @@ bench: venv services
 unit: venv
 	$(PY) -m pytest -q tests/unit
 
+# Lint, format, import direction (layers, no cycles, product never imports localstack/) and types.
 lint: venv
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf .local out .pytest_cache

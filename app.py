@@ -1,5 +1,6 @@
 """The Chalice app: wiring only. Routes come from blueprints; each Lambda step hands its event to one
-function in chalicelib (imported lazily so each function's cold start loads only what it needs)."""
+function in chalicelib (imported lazily so each function's cold start loads only what it needs), with its
+log lines carrying the invocation's context (`lambda_handler`)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ from typing import Any
 from chalice import Chalice
 
 from chalicelib.api import api, docs
+from chalicelib.domain.constants import APP_NAME
+from chalicelib.observability import lambda_handler
 
-app = Chalice(app_name="bakery-orchestrator")
+app = Chalice(app_name=APP_NAME)
 app.register_blueprint(api, url_prefix="/api/v1/orchestrator")
 app.register_blueprint(docs)  # GET /openapi.json
 
 
 # --- dispatch (EventBridge rule target) ---------------------------------------------------------------
 @app.lambda_function(name="dispatch")
+@lambda_handler
 def dispatch(event: Any, context: Any) -> Any:
     from chalicelib.steps.dispatch import dispatch as run
 
@@ -24,6 +28,7 @@ def dispatch(event: Any, context: Any) -> Any:
 
 # --- run-level steps ----------------------------------------------------------------------------------
 @app.lambda_function(name="start_run")
+@lambda_handler
 def start_run(event: Any, context: Any) -> Any:
     from chalicelib.steps.run_steps import start_run as run
 
@@ -31,6 +36,7 @@ def start_run(event: Any, context: Any) -> Any:
 
 
 @app.lambda_function(name="list_tenants")
+@lambda_handler
 def list_tenants(event: Any, context: Any) -> Any:
     from chalicelib.steps.run_steps import list_tenants as run
 
@@ -38,6 +44,7 @@ def list_tenants(event: Any, context: Any) -> Any:
 
 
 @app.lambda_function(name="record_tenant_failure")
+@lambda_handler
 def record_tenant_failure(event: Any, context: Any) -> Any:
     from chalicelib.steps.run_steps import record_tenant_failure as run
 
@@ -45,6 +52,7 @@ def record_tenant_failure(event: Any, context: Any) -> Any:
 
 
 @app.lambda_function(name="finish_run")
+@lambda_handler
 def finish_run(event: Any, context: Any) -> Any:
     from chalicelib.steps.run_steps import finish_run as run
 
@@ -52,6 +60,7 @@ def finish_run(event: Any, context: Any) -> Any:
 
 
 @app.lambda_function(name="fail_run")
+@lambda_handler
 def fail_run(event: Any, context: Any) -> Any:
     from chalicelib.steps.run_steps import fail_run as run
 
@@ -59,6 +68,7 @@ def fail_run(event: Any, context: Any) -> Any:
 
 
 @app.lambda_function(name="publish_events")
+@lambda_handler
 def publish_events(event: Any, context: Any) -> Any:
     from chalicelib.steps.publish import publish_events as run
 
@@ -67,6 +77,7 @@ def publish_events(event: Any, context: Any) -> Any:
 
 # --- per-tenant steps ---------------------------------------------------------------------------------
 @app.lambda_function(name="generate_forecasts")
+@lambda_handler
 def generate_forecasts(event: Any, context: Any) -> Any:
     from chalicelib.steps.tenant_steps import generate_forecasts as run
 
@@ -74,6 +85,7 @@ def generate_forecasts(event: Any, context: Any) -> Any:
 
 
 @app.lambda_function(name="plan_production")
+@lambda_handler
 def plan_production(event: Any, context: Any) -> Any:
     from chalicelib.steps.tenant_steps import plan_production as run
 
@@ -81,6 +93,7 @@ def plan_production(event: Any, context: Any) -> Any:
 
 
 @app.lambda_function(name="calculate_procurement")
+@lambda_handler
 def calculate_procurement(event: Any, context: Any) -> Any:
     from chalicelib.steps.tenant_steps import calculate_procurement as run
 
@@ -88,6 +101,7 @@ def calculate_procurement(event: Any, context: Any) -> Any:
 
 
 @app.lambda_function(name="project_inventory")
+@lambda_handler
 def project_inventory(event: Any, context: Any) -> Any:
     from chalicelib.steps.tenant_steps import project_inventory as run
 
@@ -95,6 +109,7 @@ def project_inventory(event: Any, context: Any) -> Any:
 
 
 @app.lambda_function(name="validate_forecasts")
+@lambda_handler
 def validate_forecasts(event: Any, context: Any) -> Any:
     from chalicelib.steps.tenant_steps import validate_forecasts as run
 
@@ -102,6 +117,7 @@ def validate_forecasts(event: Any, context: Any) -> Any:
 
 
 @app.lambda_function(name="send_daily_summary")
+@lambda_handler
 def send_daily_summary(event: Any, context: Any) -> Any:
     from chalicelib.steps.tenant_steps import send_daily_summary as run
 

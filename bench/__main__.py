@@ -53,10 +53,20 @@ class Bench:
         self.results: dict[str, Any] = {
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": {"python": platform.python_version(), "cpus": _cpus(), "platform": platform.platform()},
-            "config": {"quick": cfg.quick, "tenants": cfg.tenants, "peer_tenants": cfg.peer_tenants,
-                       "bare_tenants": cfg.bare_tenants, "map_max_concurrency": cfg.concurrency,
-                       "sections": sorted(cfg.only), "database": cfg.database, "redis_prefix": cfg.redis_prefix},
-            "e2e": {}, "peer": {}, "bare": {}, "errors": {},
+            "config": {
+                "quick": cfg.quick,
+                "tenants": cfg.tenants,
+                "peer_tenants": cfg.peer_tenants,
+                "bare_tenants": cfg.bare_tenants,
+                "map_max_concurrency": cfg.concurrency,
+                "sections": sorted(cfg.only),
+                "database": cfg.database,
+                "redis_prefix": cfg.redis_prefix,
+            },
+            "e2e": {},
+            "peer": {},
+            "bare": {},
+            "errors": {},
         }
         self._counts: dict[int, dict[str, Any]] = {}
 
@@ -99,8 +109,12 @@ class Bench:
         self._tenants(size)
         stage = f"bench{size}" if speedups else f"benchpeer{size}"
         env = worker_env(self.cfg, database_url, self.simulator.url, LOCALCLOUD_SPEEDUPS="1" if speedups else "0")
-        result = run_worker("e2e", {"tenants": size, "stage": stage, "data_dir": self.data_dir,
-                                    "timeout": self.cfg.e2e_timeout}, env, timeout=self.cfg.e2e_timeout + 900)
+        result = run_worker(
+            "e2e",
+            {"tenants": size, "stage": stage, "data_dir": self.data_dir, "timeout": self.cfg.e2e_timeout},
+            env,
+            timeout=self.cfg.e2e_timeout + 900,
+        )
         counts = result.pop("counts")
         result["cost"] = _cost(counts)
         if speedups:
@@ -111,8 +125,7 @@ class Bench:
         database_url = self._fresh()
         self._tenants(size)
         env = worker_env(self.cfg, database_url, self.simulator.url)
-        return run_worker("bare", {"tenants": size, "data_dir": self.data_dir}, env,
-                          timeout=self.cfg.e2e_timeout + 900)
+        return run_worker("bare", {"tenants": size, "data_dir": self.data_dir}, env, timeout=self.cfg.e2e_timeout + 900)
 
     def coldstart(self) -> dict[str, Any]:
         database_url = self._fresh()
@@ -123,34 +136,61 @@ class Bench:
         env = worker_env(self.cfg, database_url, self.simulator.url)
         prep = run_worker("coldstart_prep", {}, env, timeout=300)
         # The Lambda's environment: the stage's config variables plus what the deployment adds.
-        child_env = {**env, **prep["environment"], "STAGE": "benchcold", "DATABASE_URL": database_url,
-                     "REDIS_URL": self.cfg.redis_url, "PLATFORM_BASE_URL": self.simulator.url,
-                     "POWERTOOLS_LOG_LEVEL": "ERROR"}
+        child_env = {
+            **env,
+            **prep["environment"],
+            "STAGE": "benchcold",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": self.cfg.redis_url,
+            "PLATFORM_BASE_URL": self.simulator.url,
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+        }
         samples = []
         for tenant in tenants:
-            event = {"run": prep["run"], "tenant": {k: tenant[k] for k in ("id", "name", "subscription_tier",
-                                                                            "timezone")}}
+            event = {
+                "run": prep["run"],
+                "tenant": {k: tenant[k] for k in ("id", "name", "subscription_tier", "timezone")},
+            }
             samples.append(run_worker("coldstart", event, child_env, timeout=120, module="bench.coldstart_child"))
         by_total = sorted(samples, key=lambda s: s["import_ms"] + s["first_call_ms"])
         median = by_total[len(by_total) // 2]
-        return {"samples": samples, "import_ms": median["import_ms"], "first_call_ms": median["first_call_ms"],
-                "total_ms": round(median["import_ms"] + median["first_call_ms"], 1),
-                "warm_call_ms": median["warm_call_ms"], "process_wall_ms": round(median["process_wall_s"] * 1000, 1)}
+        return {
+            "samples": samples,
+            "import_ms": median["import_ms"],
+            "first_call_ms": median["first_call_ms"],
+            "total_ms": round(median["import_ms"] + median["first_call_ms"], 1),
+            "warm_call_ms": median["warm_call_ms"],
+            "process_wall_ms": round(median["process_wall_s"] * 1000, 1),
+        }
 
     def ingest(self) -> dict[str, Any]:
         database_url = self._fresh()
         env = worker_env(self.cfg, database_url, self.simulator.url)
-        return run_worker("ingest", {"rows": self.cfg.ingest_rows, "batch": self.cfg.ingest_batch,
-                                     "step_rows": self.cfg.ingest_step_rows, "concurrency": self.cfg.concurrency},
-                          env, timeout=1800)
+        return run_worker(
+            "ingest",
+            {
+                "rows": self.cfg.ingest_rows,
+                "batch": self.cfg.ingest_batch,
+                "step_rows": self.cfg.ingest_step_rows,
+                "concurrency": self.cfg.concurrency,
+            },
+            env,
+            timeout=1800,
+        )
 
     def api(self) -> dict[str, Any]:
         from bench import api_load
 
         database_url = self._fresh()
-        return api_load.run(database_url, self.cfg.redis_url, self.cfg.redis_prefix,
-                            executions=self.cfg.api_executions, logs=self.cfg.api_logs, rate=self.cfg.api_rate,
-                            seconds=self.cfg.api_seconds)
+        return api_load.run(
+            database_url,
+            self.cfg.redis_url,
+            self.cfg.redis_prefix,
+            executions=self.cfg.api_executions,
+            logs=self.cfg.api_logs,
+            rate=self.cfg.api_rate,
+            seconds=self.cfg.api_seconds,
+        )
 
     def _uncontended_cost(self, size: int) -> None:
         """The cost again with each tenant step billed at its one-at-a-time duration (bare section): on AWS
@@ -160,14 +200,22 @@ class Bench:
         if not (counts and bare and e2e and bare.get("uncontended_step_ms")):
             return
         step_ms: dict[str, float] = bare["uncontended_step_ms"]
-        invocations = [(memory, step_ms.get(fn, duration))
-                       for (memory, duration), fn in zip(counts["lambda_invocations"], counts["lambda_functions"],
-                                                         strict=True)]
-        chain = sum(step_ms.get(s, 0.0) for s in ("generate_forecasts", "plan_production", "calculate_procurement",
-                                                    "project_inventory"))
+        invocations = [
+            (memory, step_ms.get(fn, duration))
+            for (memory, duration), fn in zip(counts["lambda_invocations"], counts["lambda_functions"], strict=True)
+        ]
+        chain = sum(
+            step_ms.get(s, 0.0)
+            for s in ("generate_forecasts", "plan_production", "calculate_procurement", "project_inventory")
+        )
         child_ms = max(chain, step_ms.get("validate_forecasts", 0.0)) + step_ms.get("send_daily_summary", 0.0)
-        e2e["cost_uncontended"] = _cost({**counts, "lambda_invocations": invocations,
-                                         "express_durations_ms": [child_ms] * len(counts["express_durations_ms"])})
+        e2e["cost_uncontended"] = _cost(
+            {
+                **counts,
+                "lambda_invocations": invocations,
+                "express_durations_ms": [child_ms] * len(counts["express_durations_ms"]),
+            }
+        )
         self.save()
 
     # --- the whole benchmark ------------------------------------------------------------------------------
@@ -179,14 +227,19 @@ class Bench:
                 self.simulator.start()
             for size in sorted(set(cfg.tenants) | set(cfg.bare_tenants)):
                 if cfg.wants("e2e") and size in cfg.tenants:
-                    self._section(f"e2e {size} tenants", lambda size=size: self.e2e(size, speedups=True),
-                                  "e2e", str(size))
+                    self._section(
+                        f"e2e {size} tenants", lambda size=size: self.e2e(size, speedups=True), "e2e", str(size)
+                    )
                 if cfg.wants("bare") and size in cfg.bare_tenants:
                     self._section(f"bare {size} tenants", lambda size=size: self.bare(size), "bare", str(size))
                 self._uncontended_cost(size)
             if cfg.wants("peer"):
-                self._section(f"peer (stock moto) {cfg.peer_tenants} tenants",
-                              lambda: self.e2e(cfg.peer_tenants, speedups=False), "peer", str(cfg.peer_tenants))
+                self._section(
+                    f"peer (stock moto) {cfg.peer_tenants} tenants",
+                    lambda: self.e2e(cfg.peer_tenants, speedups=False),
+                    "peer",
+                    str(cfg.peer_tenants),
+                )
             if cfg.wants("coldstart"):
                 self._section("cold start", self.coldstart, "coldstart")
             if cfg.wants("ingest"):
@@ -218,8 +271,9 @@ def _cost(counts: dict[str, Any]) -> dict[str, Any]:
 
     estimate = estimate_run_cost(counts)
     lambda_ms = [d for _, d in counts["lambda_invocations"]]
-    estimate["counts"] = {k: v for k, v in counts.items()
-                          if k not in ("express_durations_ms", "lambda_invocations", "lambda_functions")}
+    estimate["counts"] = {
+        k: v for k, v in counts.items() if k not in ("express_durations_ms", "lambda_invocations", "lambda_functions")
+    }
     estimate["counts"]["lambda_ms_total"] = round(sum(lambda_ms), 1)
     estimate["counts"]["express_ms_total"] = round(sum(counts["express_durations_ms"]), 1)
     return estimate
@@ -244,7 +298,8 @@ def derive(results: dict[str, Any]) -> dict[str, Any]:
             derived["peer_over_patched"] = round(peer["wall_s"] / e2e["wall_s"], 2)
         if peer and bare:
             derived["peer_overhead_ms_per_task"] = round(
-                (peer["wall_s"] - bare["wall_s"]) * 1000 / peer["lambda_tasks"], 2)
+                (peer["wall_s"] - bare["wall_s"]) * 1000 / peer["lambda_tasks"], 2
+            )
             derived["peer_ratio_orchestrated_bare"] = round(peer["wall_s"] / bare["wall_s"], 2)
     return derived
 
@@ -266,8 +321,10 @@ def _target(key: str) -> str:
 
 
 def table(results: dict[str, Any]) -> Table:
-    t = Table(title=f"make bench ({'quick' if results['config']['quick'] else 'full'}; "
-                    f"{results['machine']['cpus']} CPUs; MAP_MAX_CONCURRENCY={results['config']['map_max_concurrency']})")
+    t = Table(
+        title=f"make bench ({'quick' if results['config']['quick'] else 'full'}; "
+        f"{results['machine']['cpus']} CPUs; MAP_MAX_CONCURRENCY={results['config']['map_max_concurrency']})"
+    )
     for column in ("figure", "measured", "baseline / target", ""):
         t.add_column(column)
     derived = results.get("derived", {})
@@ -278,72 +335,121 @@ def table(results: dict[str, Any]) -> Table:
             continue
         status = f"{e2e['summary'].get('status')}, {e2e['summary'].get('tenants_failed')} failed"
         if n == 10_000:
-            t.add_row(f"end to end, {n:,} tenants: wall", f"{_fmt(e2e['wall_s'])} s ({status})",
-                      _target("e2e_10000_wall_s"), _verdict(met("e2e_10000_wall_s", e2e["wall_s"])))
+            t.add_row(
+                f"end to end, {n:,} tenants: wall",
+                f"{_fmt(e2e['wall_s'])} s ({status})",
+                _target("e2e_10000_wall_s"),
+                _verdict(met("e2e_10000_wall_s", e2e["wall_s"])),
+            )
         else:
             projected = derived.get("per_size", {}).get(size, {}).get("projected_10000_wall_s")
-            t.add_row(f"end to end, {n:,} tenants: wall", f"{_fmt(e2e['wall_s'])} s ({status}); "
-                      f"linear to 10,000: {_fmt(projected)} s", f"10,000 tenants {_target('e2e_10000_wall_s')}",
-                      _verdict(met("e2e_10000_wall_s", projected)))
-        t.add_row(f"end to end, {n:,} tenants: throughput / memory",
-                  f"{_fmt(e2e['tenants_per_s'])} tenants/s; peak RSS {_fmt(e2e['peak_rss_mb'], 0)} MB; "
-                  f"CPU {e2e['cpu_share']:.2f} cores", "-", "")
+            t.add_row(
+                f"end to end, {n:,} tenants: wall",
+                f"{_fmt(e2e['wall_s'])} s ({status}); linear to 10,000: {_fmt(projected)} s",
+                f"10,000 tenants {_target('e2e_10000_wall_s')}",
+                _verdict(met("e2e_10000_wall_s", projected)),
+            )
+        t.add_row(
+            f"end to end, {n:,} tenants: throughput / memory",
+            f"{_fmt(e2e['tenants_per_s'])} tenants/s; peak RSS {_fmt(e2e['peak_rss_mb'], 0)} MB; "
+            f"CPU {e2e['cpu_share']:.2f} cores",
+            "-",
+            "",
+        )
     for size, bare in results["bare"].items():
         if bare:
-            t.add_row(f"bare handlers, {int(size):,} tenants", f"{_fmt(bare['wall_s'])} s; "
-                      f"{_fmt(bare['tenants_per_s'])} tenants/s; RSS {_fmt(bare['peak_rss_mb'], 0)} MB", "-", "")
+            t.add_row(
+                f"bare handlers, {int(size):,} tenants",
+                f"{_fmt(bare['wall_s'])} s; "
+                f"{_fmt(bare['tenants_per_s'])} tenants/s; RSS {_fmt(bare['peak_rss_mb'], 0)} MB",
+                "-",
+                "",
+            )
     for size, row in derived.get("per_size", {}).items():
         if "ratio_orchestrated_bare" in row:
-            t.add_row(f"orchestrated / bare, {int(size):,} tenants", f"{row['ratio_orchestrated_bare']:.2f}x",
-                      _target("ratio_orchestrated_bare"),
-                      _verdict(met("ratio_orchestrated_bare", row["ratio_orchestrated_bare"])))
-            t.add_row(f"emulator overhead per Lambda task, {int(size):,}", f"{row['overhead_ms_per_task']:.2f} ms",
-                      _target("overhead_ms_per_task"), _verdict(met("overhead_ms_per_task",
-                                                                   row["overhead_ms_per_task"])))
+            t.add_row(
+                f"orchestrated / bare, {int(size):,} tenants",
+                f"{row['ratio_orchestrated_bare']:.2f}x",
+                _target("ratio_orchestrated_bare"),
+                _verdict(met("ratio_orchestrated_bare", row["ratio_orchestrated_bare"])),
+            )
+            t.add_row(
+                f"emulator overhead per Lambda task, {int(size):,}",
+                f"{row['overhead_ms_per_task']:.2f} ms",
+                _target("overhead_ms_per_task"),
+                _verdict(met("overhead_ms_per_task", row["overhead_ms_per_task"])),
+            )
     for size, peer in results["peer"].items():
         if not peer:
             t.add_row(f"stock moto, {int(size):,} tenants", "[red]failed[/]", "", "")
             continue
-        t.add_row(f"stock moto (peer), {int(size):,} tenants", f"{_fmt(peer['wall_s'])} s; "
-                  f"{_fmt(peer['tenants_per_s'])} tenants/s; RSS {_fmt(peer['peak_rss_mb'], 0)} MB", "-", "")
+        t.add_row(
+            f"stock moto (peer), {int(size):,} tenants",
+            f"{_fmt(peer['wall_s'])} s; {_fmt(peer['tenants_per_s'])} tenants/s; RSS {_fmt(peer['peak_rss_mb'], 0)} MB",
+            "-",
+            "",
+        )
         if "peer_over_patched" in derived:
             t.add_row("stock moto / patched", f"{derived['peer_over_patched']:.2f}x", "~20x (DESIGN §4)", "")
         if "peer_overhead_ms_per_task" in derived:
-            t.add_row("stock moto overhead per Lambda task", f"{derived['peer_overhead_ms_per_task']:.2f} ms",
-                      "~14 ms (DESIGN §4)", "")
+            t.add_row(
+                "stock moto overhead per Lambda task",
+                f"{derived['peer_overhead_ms_per_task']:.2f} ms",
+                "~14 ms (DESIGN §4)",
+                "",
+            )
     for size, e2e in results["e2e"].items():
         if e2e:
             cost = e2e["cost"]
-            t.add_row(f"AWS cost per tenant per day ({int(size):,} run, durations as measured)",
-                      f"{cost['eur_per_tenant']:.7f} EUR (run {cost['eur_total']:.4f} EUR)",
-                      _target("eur_per_tenant_day"), _verdict(met("eur_per_tenant_day", cost["eur_per_tenant"])))
+            t.add_row(
+                f"AWS cost per tenant per day ({int(size):,} run, durations as measured)",
+                f"{cost['eur_per_tenant']:.7f} EUR (run {cost['eur_total']:.4f} EUR)",
+                _target("eur_per_tenant_day"),
+                _verdict(met("eur_per_tenant_day", cost["eur_per_tenant"])),
+            )
             quiet = e2e.get("cost_uncontended")
             if quiet:
-                t.add_row(f"AWS cost per tenant per day ({int(size):,} run, steps uncontended)",
-                          f"{quiet['eur_per_tenant']:.7f} EUR (run {quiet['eur_total']:.4f} EUR)",
-                          _target("eur_per_tenant_day"),
-                          _verdict(met("eur_per_tenant_day", quiet["eur_per_tenant"])))
+                t.add_row(
+                    f"AWS cost per tenant per day ({int(size):,} run, steps uncontended)",
+                    f"{quiet['eur_per_tenant']:.7f} EUR (run {quiet['eur_total']:.4f} EUR)",
+                    _target("eur_per_tenant_day"),
+                    _verdict(met("eur_per_tenant_day", quiet["eur_per_tenant"])),
+                )
     cold = results.get("coldstart")
     if cold:
-        t.add_row("step cold start (import app + first call)",
-                  f"{_fmt(cold['total_ms'])} ms ({_fmt(cold['import_ms'])} import + {_fmt(cold['first_call_ms'])} "
-                  f"first call)", _target("coldstart_ms"), _verdict(met("coldstart_ms", cold["total_ms"])))
+        t.add_row(
+            "step cold start (import app + first call)",
+            f"{_fmt(cold['total_ms'])} ms ({_fmt(cold['import_ms'])} import + {_fmt(cold['first_call_ms'])} "
+            f"first call)",
+            _target("coldstart_ms"),
+            _verdict(met("coldstart_ms", cold["total_ms"])),
+        )
     ing = results.get("ingest")
     if ing:
-        t.add_row(f"log ingestion, add_logs x{ing['batch']:,} rows", f"{_fmt(ing['rows_per_s'], 0)} rows/s "
-                  f"({ing['rows']:,} rows)", _target("ingest_rows_per_s"),
-                  _verdict(met("ingest_rows_per_s", ing["rows_per_s"])))
-        t.add_row(f"log ingestion, 1 row/txn x{ing['step_concurrency']} threads (as steps)",
-                  f"{_fmt(ing['step_rows_per_s'], 0)} rows/s ({ing['step_rows']:,} rows)", "-", "")
+        t.add_row(
+            f"log ingestion, add_logs x{ing['batch']:,} rows",
+            f"{_fmt(ing['rows_per_s'], 0)} rows/s ({ing['rows']:,} rows)",
+            _target("ingest_rows_per_s"),
+            _verdict(met("ingest_rows_per_s", ing["rows_per_s"])),
+        )
+        t.add_row(
+            f"log ingestion, 1 row/txn x{ing['step_concurrency']} threads (as steps)",
+            f"{_fmt(ing['step_rows_per_s'], 0)} rows/s ({ing['step_rows']:,} rows)",
+            "-",
+            "",
+        )
     api = results.get("api")
     if api:
         for name in ("executions", "logs"):
             a = api[name]
             label = "GET /executions" if name == "executions" else "GET /executions/{id}/logs"
-            t.add_row(f"{label} @ {a['rate']:g}/s", f"p50 {_fmt(a['p50_ms'])} / p95 {_fmt(a['p95_ms'])} / "
-                      f"p99 {_fmt(a['p99_ms'])} ms; served {_fmt(a.get('served_per_s'))}/s; {a['errors']} errors",
-                      _target("api_p99_ms"),
-                      _verdict(met("api_p99_ms", a["p99_ms"]) if not a["errors"] else False))
+            t.add_row(
+                f"{label} @ {a['rate']:g}/s",
+                f"p50 {_fmt(a['p50_ms'])} / p95 {_fmt(a['p95_ms'])} / "
+                f"p99 {_fmt(a['p99_ms'])} ms; served {_fmt(a.get('served_per_s'))}/s; {a['errors']} errors",
+                _target("api_p99_ms"),
+                _verdict(met("api_p99_ms", a["p99_ms"]) if not a["errors"] else False),
+            )
     for key in results.get("errors", {}):
         t.add_row(key, "[red]error (see results.json)[/]", "", "")
     return t
@@ -356,8 +462,10 @@ def _stop(_signum: int, _frame: Any) -> None:
 def main() -> int:
     signal.signal(signal.SIGTERM, _stop)
     cfg = bench_config.load()
-    console.print(f"[bold]make bench[/]: sections {', '.join(s for s in bench_config.SECTIONS if cfg.wants(s))}; "
-                  f"tenants {cfg.tenants}; database {cfg.database}; Redis {cfg.redis_url} prefix {cfg.redis_prefix}")
+    console.print(
+        f"[bold]make bench[/]: sections {', '.join(s for s in bench_config.SECTIONS if cfg.wants(s))}; "
+        f"tenants {cfg.tenants}; database {cfg.database}; Redis {cfg.redis_url} prefix {cfg.redis_prefix}"
+    )
     results = Bench(cfg).run()
     out = Console()
     if not out.is_terminal:  # piped or logged: don't squeeze the table into 80 columns

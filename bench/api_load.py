@@ -22,8 +22,14 @@ from bench.common import python_path, stop_process
 from bench.config import ROOT
 
 API = "/api/v1/orchestrator"
-STEPS = ("generate_forecasts", "plan_production", "calculate_procurement", "project_inventory",
-         "validate_forecasts", "send_daily_summary")
+STEPS = (
+    "generate_forecasts",
+    "plan_production",
+    "calculate_procurement",
+    "project_inventory",
+    "validate_forecasts",
+    "send_daily_summary",
+)
 
 
 def seed(database_url: str, executions: int, logs: int, *, logged_executions: int = 100) -> dict[str, Any]:
@@ -39,7 +45,8 @@ def seed(database_url: str, executions: int, logs: int, *, logged_executions: in
     started = time.perf_counter()
     steps = "ARRAY[" + ",".join(f"'{s}'" for s in STEPS) + "]"
     with engine.begin() as conn:
-        conn.execute(sa.text("""
+        conn.execute(
+            sa.text("""
             INSERT INTO orchestrator_executions (id, workflow_name, execution_name, scope, trigger, run_date,
                 status, started_at, completed_at, duration_seconds, tenants_total, tenants_processed,
                 tenants_failed, tenants_skipped, steps_total, steps_completed, steps_failed, error_message,
@@ -58,8 +65,11 @@ def seed(database_url: str, executions: int, logs: int, *, logged_executions: in
             FROM generate_series(1, :n) AS g,
                  LATERAL (SELECT CASE WHEN mod(g, 97) = 0 THEN 'failed' WHEN mod(g, 10) = 0
                           THEN 'completed_with_failures' ELSE 'completed' END AS status) AS s
-        """), {"n": executions})
-        conn.execute(sa.text(f"""
+        """),
+            {"n": executions},
+        )
+        conn.execute(
+            sa.text(f"""
             INSERT INTO orchestrator_execution_logs (execution_id, tenant_id, step_name, step_index, level,
                 message, data, duration_ms, created_at)
             SELECT e.id, 'tenant-' || lpad((g / 6)::text, 6, '0'), ({steps})[mod(g, 6) + 1], mod(g, 6),
@@ -69,15 +79,26 @@ def seed(database_url: str, executions: int, logs: int, *, logged_executions: in
                 e.started_at + make_interval(secs => g * 0.01)
             FROM (SELECT id, started_at FROM orchestrator_executions ORDER BY started_at DESC LIMIT :m) AS e,
                  generate_series(0, :per - 1) AS g
-        """), {"m": logged_executions, "per": per_execution})
-        ids = [str(r[0]) for r in conn.execute(sa.text(
-            "SELECT id FROM orchestrator_executions ORDER BY started_at DESC LIMIT :m"), {"m": logged_executions})]
+        """),
+            {"m": logged_executions, "per": per_execution},
+        )
+        ids = [
+            str(r[0])
+            for r in conn.execute(
+                sa.text("SELECT id FROM orchestrator_executions ORDER BY started_at DESC LIMIT :m"),
+                {"m": logged_executions},
+            )
+        ]
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE orchestrator_executions"))
         conn.execute(sa.text("VACUUM ANALYZE orchestrator_execution_logs"))
     engine.dispose()
-    return {"executions": executions, "logs": per_execution * logged_executions, "logged_execution_ids": ids,
-            "seed_s": round(time.perf_counter() - started, 2)}
+    return {
+        "executions": executions,
+        "logs": per_execution * logged_executions,
+        "logged_execution_ids": ids,
+        "seed_s": round(time.perf_counter() - started, 2),
+    }
 
 
 class ApiServer:
@@ -99,7 +120,11 @@ class ApiServer:
         chalice = str(Path(sys.executable).with_name("chalice"))
         self.process = subprocess.Popen(
             [chalice, "local", "--stage", "local", "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -116,8 +141,14 @@ class ApiServer:
 
     def token(self) -> str:
         """An admin token minted with the server's own environment (same stage, same secret)."""
-        out = subprocess.run([sys.executable, "-c", "from localrun.tokens import admin_token; print(admin_token())"],
-                             env=self.env, cwd=ROOT, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", "from localrun.tokens import admin_token; print(admin_token())"],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return out.stdout.strip().splitlines()[-1]
 
     def stop(self) -> None:
@@ -132,8 +163,16 @@ def percentile(sorted_values: list[float], pct: float) -> float | None:
     return sorted_values[index]
 
 
-def fixed_rate(base_url: str, path_for: Callable[[int], str], *, token: str, rate: float, seconds: float,
-               workers: int = 64, timeout: float = 10.0) -> dict[str, Any]:
+def fixed_rate(
+    base_url: str,
+    path_for: Callable[[int], str],
+    *,
+    token: str,
+    rate: float,
+    seconds: float,
+    workers: int = 64,
+    timeout: float = 10.0,
+) -> dict[str, Any]:
     """Issue `rate * seconds` GETs at fixed instants; latency counted from each request's scheduled instant."""
     import httpx
 
@@ -174,12 +213,18 @@ def fixed_rate(base_url: str, path_for: Callable[[int], str], *, token: str, rat
     latencies = sorted(ms for ms, status in results if status == 200)
     errors = sum(1 for _, status in results if status != 200)
     return {
-        "requests": total, "ok": len(latencies), "errors": errors, "rate": rate,
-        "achieved_rate": round(total / elapsed, 1), "late_submits": late_submits,
+        "requests": total,
+        "ok": len(latencies),
+        "errors": errors,
+        "rate": rate,
+        "achieved_rate": round(total / elapsed, 1),
+        "late_submits": late_submits,
         # What the server actually answered per second (below `rate` when it is saturated).
         "served_per_s": round(len(done_at) / (max(done_at) - t0), 1) if done_at else None,
-        "p50_ms": _r(percentile(latencies, 50)), "p95_ms": _r(percentile(latencies, 95)),
-        "p99_ms": _r(percentile(latencies, 99)), "max_ms": _r(latencies[-1] if latencies else None),
+        "p50_ms": _r(percentile(latencies, 50)),
+        "p95_ms": _r(percentile(latencies, 95)),
+        "p99_ms": _r(percentile(latencies, 99)),
+        "max_ms": _r(latencies[-1] if latencies else None),
     }
 
 
@@ -187,19 +232,31 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def run(database_url: str, redis_url: str, redis_prefix: str, *, executions: int, logs: int, rate: float,
-        seconds: float) -> dict[str, Any]:
+def run(
+    database_url: str, redis_url: str, redis_prefix: str, *, executions: int, logs: int, rate: float, seconds: float
+) -> dict[str, Any]:
     seeded = seed(database_url, executions, logs)
-    server = ApiServer({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": redis_prefix,
-                        "STAGE": "local", "POWERTOOLS_LOG_LEVEL": "ERROR", "AWS_DEFAULT_REGION": "eu-west-1"})
+    server = ApiServer(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "REDIS_KEY_PREFIX": redis_prefix,
+            "STAGE": "local",
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+        }
+    )
     server.start()
     try:
         token = server.token()
         ids = seeded["logged_execution_ids"]
         rng = random.Random(5)
         tenants = [f"tenant-{i:06d}" for i in range(max(1, seeded["logs"] // len(ids) // 6))]
-        log_paths = [f"{API}/executions/{rng.choice(ids)}/logs?limit=200"
-                     + (f"&tenant_id={rng.choice(tenants)}" if i % 2 else "") for i in range(1000)]
+        log_paths = [
+            f"{API}/executions/{rng.choice(ids)}/logs?limit=200"
+            + (f"&tenant_id={rng.choice(tenants)}" if i % 2 else "")
+            for i in range(1000)
+        ]
 
         def executions_path(i: int) -> str:
             # The console's view (first page) and, every 4th request, a status filter.

@@ -33,13 +33,19 @@ def main(argv: list[str]) -> int:
         t = time.perf_counter()
         app.generate_forecasts(event, _Context())
         warm.append((time.perf_counter() - t) * 1000)
-    print("BENCH-RESULT " + json.dumps({
-        "import_ms": round((imported - started) * 1000, 1),
-        "first_call_ms": round((called - imported) * 1000, 1),
-        "warm_call_ms": round(min(warm), 2),
-        "modules_loaded": len(sys.modules) - modules_before,
-        "result_keys": sorted(result),
-    }), flush=True)
+    print(
+        "BENCH-RESULT "
+        + json.dumps(
+            {
+                "import_ms": round((imported - started) * 1000, 1),
+                "first_call_ms": round((called - imported) * 1000, 1),
+                "warm_call_ms": round(min(warm), 2),
+                "modules_loaded": len(sys.modules) - modules_before,
+                "result_keys": sorted(result),
+            }
+        ),
+        flush=True,
+    )
     return 0
 
 

@@ -56,7 +56,7 @@ def clear_redis(cfg: Config) -> int:
     try:
         keys = list(client.scan_iter(match=f"{cfg.redis_prefix}:*", count=1000))
         for start in range(0, len(keys), 1000):
-            client.delete(*keys[start:start + 1000])
+            client.delete(*keys[start : start + 1000])
         return len(keys)
     finally:
         client.close()
@@ -71,8 +71,13 @@ class Simulator:
 
     def start(self) -> Simulator:
         env = {**os.environ, "PYTHONPATH": python_path()}
-        self.process = subprocess.Popen([sys.executable, "-m", "bakery_sim", "--port", "0", "--tenants", "0"],
-                                        stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bakery_sim", "--port", "0", "--tenants", "0"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
         assert self.process.stdout is not None
         self.url = self.process.stdout.readline().strip()
         if not self.url.startswith("http://127.0.0.1:"):
@@ -116,15 +121,22 @@ def worker_env(cfg: Config, database_url: str, simulator_url: str, **extra: str)
     }
 
 
-def run_worker(kind: str, args: dict[str, Any], env: dict[str, str], *, timeout: float,
-               module: str = "bench.worker") -> dict[str, Any]:
+def run_worker(
+    kind: str, args: dict[str, Any], env: dict[str, str], *, timeout: float, module: str = "bench.worker"
+) -> dict[str, Any]:
     """Run one measurement in a fresh interpreter; its last `BENCH-RESULT {json}` line is the answer.
 
     stderr (progress) goes straight to ours; wall time of the child and its peak RSS come back too.
     """
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", module, kind, json.dumps(args)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, kind, json.dumps(args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     errors: deque[str] = deque(maxlen=30)
 
     def relay() -> None:  # progress lines reach our stderr as they come; the tail is kept for a failure
@@ -157,7 +169,7 @@ def run_worker(kind: str, args: dict[str, Any], env: dict[str, str], *, timeout:
     for thread in threads:
         thread.join(timeout=10)
     out = "".join(output)
-    lines = [line[len(RESULT_MARK):] for line in out.splitlines() if line.startswith(RESULT_MARK)]
+    lines = [line[len(RESULT_MARK) :] for line in out.splitlines() if line.startswith(RESULT_MARK)]
     if process.returncode != 0 or not lines:
         tail = "\n".join([*out.splitlines()[-5:], *errors])
         raise RuntimeError(f"worker {kind} exited {process.returncode} without a result:\n{tail}")

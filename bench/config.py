@@ -89,8 +89,9 @@ def _local_stage_concurrency() -> int:
     """The Map concurrency `make run` uses (the local stage's config), so the benchmark measures that."""
     config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
     local = config.get("stages", {}).get("local", {}).get("environment_variables", {})
-    return int(local.get("MAP_MAX_CONCURRENCY") or config.get("environment_variables", {}).get(
-        "MAP_MAX_CONCURRENCY") or 40)  # 40: the settings default
+    return int(
+        local.get("MAP_MAX_CONCURRENCY") or config.get("environment_variables", {}).get("MAP_MAX_CONCURRENCY") or 40
+    )  # 40: the settings default
 
 
 def _names(text: str) -> list[str]:

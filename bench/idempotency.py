@@ -52,8 +52,9 @@ WORK_RESULT = {"forecast_id": "fc-1", "products": 12, "total_units": 840.0}
 
 
 # --- events and work ------------------------------------------------------------------------------------
-def make_event(execution_id: str, tenant_id: str, *, tenant_name: str = "Panadería Sol",
-               results: dict[str, Any] | None = None) -> dict[str, Any]:
+def make_event(
+    execution_id: str, tenant_id: str, *, tenant_name: str = "Panadería Sol", results: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A tenant step's input as the state machine builds it (see TenantStepInput, RunRef, TenantRef)."""
     return {
         "run": {
@@ -66,9 +67,15 @@ def make_event(execution_id: str, tenant_id: str, *, tenant_name: str = "Panader
             "lock_key": "orchestrator:run-lock:daily_operations:Europe/Madrid",
             "retry_of": None,
         },
-        "tenant": {"id": tenant_id, "name": tenant_name, "subscription_tier": "professional",
-                   "timezone": "Europe/Madrid"},
-        "results": results if results is not None else {
+        "tenant": {
+            "id": tenant_id,
+            "name": tenant_name,
+            "subscription_tier": "professional",
+            "timezone": "Europe/Madrid",
+        },
+        "results": results
+        if results is not None
+        else {
             "generate_forecasts": {"forecast_id": "fc-9f1c", "products": 12, "total_units": 840.0},
             "plan_production": {"schedule_id": "ps-77a0", "batches": 9, "total_units": 810.0},
         },
@@ -125,8 +132,7 @@ class CountingConnection(redis.connection.Connection):
 
 
 def make_client(*, counting: bool = False, url: str = REDIS_URL, **extra: Any) -> redis.Redis:
-    options: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 2, "decode_responses": True,
-                               **extra}
+    options: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 2, "decode_responses": True, **extra}
     if counting:
         pool = redis.ConnectionPool.from_url(url, connection_class=CountingConnection, **options)
         return redis.Redis(connection_pool=pool)
@@ -136,13 +142,19 @@ def make_client(*, counting: bool = False, url: str = REDIS_URL, **extra: Any) -
 def delete_prefix(client: redis.Redis, prefix: str = PREFIX) -> int:
     keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
     for start in range(0, len(keys), 1000):
-        client.delete(*keys[start:start + 1000])
+        client.delete(*keys[start : start + 1000])
     return len(keys)
 
 
 # --- the two implementations, behind one call shape: call(execution_id, tenant_id, event) -> result ----------
-def custom_caller(client: redis.Redis, *, step: str = STEP, work: Callable[[], Any] | None = None,
-                  ttl: int = 86400, in_progress_ttl: int = 30) -> Callable[[str, str, dict[str, Any]], Any]:
+def custom_caller(
+    client: redis.Redis,
+    *,
+    step: str = STEP,
+    work: Callable[[], Any] | None = None,
+    ttl: int = 86400,
+    in_progress_ttl: int = 30,
+) -> Callable[[str, str, dict[str, Any]], Any]:
     from chalicelib.adapters.step_cache import StepKey, StepResultCache, run_once
 
     cache = StepResultCache(client=client, prefix=PREFIX, ttl_seconds=ttl, in_progress_ttl_seconds=in_progress_ttl)
@@ -163,30 +175,45 @@ def powertools_layer(client: redis.Redis) -> Any:
         return RedisCachePersistenceLayer(client=client)
 
 
-def pt_config(*, context: Any = None, expires: int = 86400, raise_on_missing: bool = True,
-              jmespath_expr: str = JMESPATH) -> Any:
+def pt_config(
+    *, context: Any = None, expires: int = 86400, raise_on_missing: bool = True, jmespath_expr: str = JMESPATH
+) -> Any:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
-    config = IdempotencyConfig(event_key_jmespath=jmespath_expr, raise_on_no_idempotency_key=raise_on_missing,
-                               expires_after_seconds=expires)
+    config = IdempotencyConfig(
+        event_key_jmespath=jmespath_expr, raise_on_no_idempotency_key=raise_on_missing, expires_after_seconds=expires
+    )
     if context is not None:
         config.register_lambda_context(context)
     return config
 
 
-def pt_function_caller(client: redis.Redis | None, *, step: str = STEP, work: Callable[[], Any] | None = None,
-                       context: Any = None, expires: int = 86400, layer: Any = None, key_prefix: str | None = None,
-                       raise_on_missing: bool = True) -> Callable[[str, str, dict[str, Any]], Any]:
+def pt_function_caller(
+    client: redis.Redis | None,
+    *,
+    step: str = STEP,
+    work: Callable[[], Any] | None = None,
+    context: Any = None,
+    expires: int = 86400,
+    layer: Any = None,
+    key_prefix: str | None = None,
+    raise_on_missing: bool = True,
+) -> Callable[[str, str, dict[str, Any]], Any]:
     """`idempotent_function` as the step code would use it: one layer and one decorated function per step."""
     from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
     layer = layer if layer is not None else powertools_layer(client)
-    config = pt_config(context=Steady() if context is None else context, expires=expires,
-                       raise_on_missing=raise_on_missing)
+    config = pt_config(
+        context=Steady() if context is None else context, expires=expires, raise_on_missing=raise_on_missing
+    )
     do = work or (lambda: dict(WORK_RESULT))
 
-    @idempotent_function(data_keyword_argument="event", persistence_store=layer, config=config,
-                         key_prefix=key_prefix or f"{PREFIX}:pt:{step}")
+    @idempotent_function(
+        data_keyword_argument="event",
+        persistence_store=layer,
+        config=config,
+        key_prefix=key_prefix or f"{PREFIX}:pt:{step}",
+    )
     def step_work(event: dict[str, Any]) -> Any:
         return do()
 
@@ -222,8 +249,9 @@ IMPLEMENTATIONS: dict[str, Callable[..., Callable[[str, str, dict[str, Any]], An
 
 
 # --- speed ----------------------------------------------------------------------------------------------
-def _timed_pass(call: Callable[[str, str, dict[str, Any]], Any], items: list[tuple[str, str, dict[str, Any]]]
-                ) -> dict[str, float]:
+def _timed_pass(
+    call: Callable[[str, str, dict[str, Any]], Any], items: list[tuple[str, str, dict[str, Any]]]
+) -> dict[str, float]:
     per_call: list[float] = []
     wall0, cpu0 = time.perf_counter(), time.process_time()
     for execution_id, tenant_id, event in items:
@@ -233,8 +261,12 @@ def _timed_pass(call: Callable[[str, str, dict[str, Any]], Any], items: list[tup
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     per_call.sort()
     n = len(items)
-    return {"wall_us": wall / n * 1e6, "cpu_us": cpu / n * 1e6,
-            "p50_us": per_call[n // 2] * 1e6, "p99_us": per_call[min(n - 1, int(n * 0.99))] * 1e6}
+    return {
+        "wall_us": wall / n * 1e6,
+        "cpu_us": cpu / n * 1e6,
+        "p50_us": per_call[n // 2] * 1e6,
+        "p99_us": per_call[min(n - 1, int(n * 0.99))] * 1e6,
+    }
 
 
 def measure_speed(client: redis.Redis) -> dict[str, Any]:
@@ -255,8 +287,10 @@ def measure_speed(client: redis.Redis) -> dict[str, Any]:
             samples[name]["replay"].append(_timed_pass(callers[name], items))
     speed: dict[str, Any] = {}
     for name, phases in samples.items():
-        speed[name] = {phase: {metric: statistics.median(s[metric] for s in runs) for metric in runs[0]}
-                       for phase, runs in phases.items()}
+        speed[name] = {
+            phase: {metric: statistics.median(s[metric] for s in runs) for metric in runs[0]}
+            for phase, runs in phases.items()
+        }
     # Context: one bare Redis round trip, and the no-op work alone.
     bare = [(f"{PREFIX}:absent:{i}",) for i in range(N)]
     rtts = []
@@ -283,8 +317,10 @@ def measure_round_trips() -> dict[str, Any]:
             CountingConnection.reset()
             for item in items:
                 call(*item)
-            result[phase] = {"round_trips": CountingConnection.round_trips / n,
-                             "commands": {k: v / n for k, v in sorted(CountingConnection.commands.items())}}
+            result[phase] = {
+                "round_trips": CountingConnection.round_trips / n,
+                "commands": {k: v / n for k, v in sorted(CountingConnection.commands.items())},
+            }
         out[name] = result
     client.close()
     return out
@@ -294,20 +330,25 @@ def measure_round_trips() -> dict[str, Any]:
 BASELINE_IMPORTS = "import redis, pydantic, chalicelib.settings, chalicelib.errors"
 IMPORT_TARGETS = {
     "custom": "import chalicelib.adapters.step_cache",
-    "powertools": ("from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent, "
-                   "idempotent_function\n"
-                   "from aws_lambda_powertools.utilities.idempotency.persistence.redis import "
-                   "RedisCachePersistenceLayer"),
+    "powertools": (
+        "from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent, "
+        "idempotent_function\n"
+        "from aws_lambda_powertools.utilities.idempotency.persistence.redis import "
+        "RedisCachePersistenceLayer"
+    ),
 }
 
 
 def _import_seconds(target: str, baseline: str | None) -> tuple[float, float]:
     """(wall, CPU) seconds of `target` in a fresh interpreter, after `baseline` (untimed)."""
-    code = (f"{baseline or ''}\nimport time as _t\n_s, _c = _t.perf_counter(), _t.process_time()\n{target}\n"
-            "print(_t.perf_counter() - _s, _t.process_time() - _c)")
+    code = (
+        f"{baseline or ''}\nimport time as _t\n_s, _c = _t.perf_counter(), _t.process_time()\n{target}\n"
+        "print(_t.perf_counter() - _s, _t.process_time() - _c)"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "localstack")])}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT,
-                          timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=True
+    )
     wall, cpu = done.stdout.strip().splitlines()[-1].split()
     return float(wall), float(cpu)
 
@@ -316,8 +357,15 @@ def _heaviest_new_modules(target: str, baseline: str) -> list[tuple[str, float]]
     """Top-level modules the target pulls in beyond the baseline, by cumulative import time (-X importtime)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "localstack")])}
     code = f"{baseline}\nimport sys\nsys.stderr.write('--- target ---\\n')\n{target}"
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    )
     lines = done.stderr.split("--- target ---\n", 1)[-1].splitlines()
     packages: Counter[str] = Counter()
     for line in lines:
@@ -340,8 +388,11 @@ def measure_imports() -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, target in IMPORT_TARGETS.items():
         row: dict[str, Any] = {}
-        for label, baseline in (("standalone", None), ("over_baseline", BASELINE_IMPORTS),
-                                ("over_tenant_step", STEP_IMPORTS)):
+        for label, baseline in (
+            ("standalone", None),
+            ("over_baseline", BASELINE_IMPORTS),
+            ("over_tenant_step", STEP_IMPORTS),
+        ):
             runs = [_import_seconds(target, baseline) for _ in range(IMPORT_REPEATS)]
             row[f"{label}_ms"] = statistics.median(r[0] for r in runs) * 1000
             row[f"{label}_cpu_ms"] = statistics.median(r[1] for r in runs) * 1000
@@ -398,15 +449,18 @@ def check_failures(client: redis.Redis) -> dict[str, Any]:
     for name in ("custom", "pt-function"):
         calls = Calls(fail=ValueError("downstream said no"))
         e, t = f"exec-fail-{name}", "tenant-1"
-        call = (_custom_tuple(client, calls) if name == "custom"
-                else pt_function_caller(client, work=calls))
+        call = _custom_tuple(client, calls) if name == "custom" else pt_function_caller(client, work=calls)
         first = _outcome(call, e, t, make_event(e, t))
         left = _keys(client, f"{PREFIX}*{e}*") if name == "custom" else _keys(client, f"{PREFIX}:pt:*")
         calls.fail = None
         second = _outcome(call, e, t, make_event(e, t))
-        out[name] = {"first_call": first, "keys_left_after_failure": left, "second_call": second,
-                     "work_calls": calls.count,
-                     "failure_cached": calls.count == 1}
+        out[name] = {
+            "first_call": first,
+            "keys_left_after_failure": left,
+            "second_call": second,
+            "work_calls": calls.count,
+            "failure_cached": calls.count == 1,
+        }
         delete_prefix(client)
     return out
 
@@ -430,10 +484,13 @@ def check_key_selection(client: redis.Redis) -> dict[str, Any]:
         replay = a(e, "tenant-1", changed)
         a(e, "tenant-2", make_event(e, "tenant-2"))  # another tenant: runs
         other_step = b(e, "tenant-1", make_event(e, "tenant-1"))  # another step, same event: runs
-        out[name] = {"work_calls_step_a": calls_a.count, "work_calls_step_b": calls_b.count,
-                     "changed_event_replayed": calls_a.count == 2 and replay == {"step": STEP},
-                     "other_step_got": other_step,
-                     "redis_keys": sorted(client.scan_iter(match=f"{PREFIX}*", count=1000))}
+        out[name] = {
+            "work_calls_step_a": calls_a.count,
+            "work_calls_step_b": calls_b.count,
+            "changed_event_replayed": calls_a.count == 2 and replay == {"step": STEP},
+            "other_step_got": other_step,
+            "redis_keys": sorted(client.scan_iter(match=f"{PREFIX}*", count=1000)),
+        }
         delete_prefix(client)
     # The hazard of not putting the step in the key: one generic idempotent wrapper for all steps (no key_prefix
     # per step): Powertools derives the key prefix from AWS_LAMBDA_FUNCTION_NAME + the wrapped function's name.
@@ -451,11 +508,12 @@ def check_key_selection(client: redis.Redis) -> dict[str, Any]:
     second = generic_step(OTHER_STEP, event=make_event(e, "t1"))
     os.environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)
     out["pt_generic_wrapper_without_step_in_key"] = {
-        "first_step_returned": first, "second_step_returned": second,
+        "first_step_returned": first,
+        "second_step_returned": second,
         "second_step_got_first_steps_result": second == {"step": STEP},
         "redis_keys": sorted(client.scan_iter(match=f"{PREFIX}*", count=1000)),
         "fix": "key_prefix per step, or the step as a JMESPath literal: "
-               "[run.execution_id, tenant.id, `\"generate_forecasts\"`]",
+        '[run.execution_id, tenant.id, `"generate_forecasts"`]',
     }
     # The literal form, verified: the step name in the hashed key without a per-step prefix.
     from aws_lambda_powertools.utilities.idempotency import idempotent_function as idf
@@ -504,8 +562,10 @@ def check_concurrency(client: redis.Redis) -> dict[str, Any]:
 def _crash_child(kind: str, execution_id: str, remaining_ms: int | None, in_progress_ttl: int, expires: int) -> None:
     """Start the step, then die inside the work like a Lambda killed by its timeout."""
     client = make_client()
+
     def die() -> Any:
         os._exit(17)
+
     if kind == "custom":
         call = custom_caller(client, work=die, in_progress_ttl=in_progress_ttl)
     else:
@@ -515,8 +575,9 @@ def _crash_child(kind: str, execution_id: str, remaining_ms: int | None, in_prog
         layer = powertools_layer(client)
         config = pt_config(context=context, expires=expires)
 
-        @idempotent_function(data_keyword_argument="event", persistence_store=layer, config=config,
-                             key_prefix=f"{PREFIX}:pt:{STEP}")
+        @idempotent_function(
+            data_keyword_argument="event", persistence_store=layer, config=config, key_prefix=f"{PREFIX}:pt:{STEP}"
+        )
         def step_work(event: dict[str, Any]) -> Any:
             return die()
 
@@ -524,13 +585,16 @@ def _crash_child(kind: str, execution_id: str, remaining_ms: int | None, in_prog
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return step_work(event=event)
+
     call(execution_id, "tenant-1", make_event(execution_id, "tenant-1"))
 
 
-def _crash(kind: str, execution_id: str, *, remaining_ms: int | None = 1000, in_progress_ttl: int = 1,
-           expires: int = 4) -> int:
+def _crash(
+    kind: str, execution_id: str, *, remaining_ms: int | None = 1000, in_progress_ttl: int = 1, expires: int = 4
+) -> int:
     proc = multiprocessing.get_context("fork").Process(
-        target=_crash_child, args=(kind, execution_id, remaining_ms, in_progress_ttl, expires))
+        target=_crash_child, args=(kind, execution_id, remaining_ms, in_progress_ttl, expires)
+    )
     proc.start()
     proc.join(30)
     return proc.exitcode if proc.exitcode is not None else -1
@@ -539,8 +603,11 @@ def _crash(kind: str, execution_id: str, *, remaining_ms: int | None = 1000, in_
 def _probe(call: Callable[[str, str, dict[str, Any]], Any], e: str, at: float, t0: float) -> dict[str, Any]:
     time.sleep(max(0.0, at - (time.monotonic() - t0)))
     start = time.monotonic()
-    return {"at_s": round(start - t0, 2), "outcome": _outcome(call, e, "tenant-1", make_event(e, "tenant-1")),
-            "took_s": round(time.monotonic() - start, 2)}
+    return {
+        "at_s": round(start - t0, 2),
+        "outcome": _outcome(call, e, "tenant-1", make_event(e, "tenant-1")),
+        "took_s": round(time.monotonic() - start, 2),
+    }
 
 
 def check_crash_recovery(client: redis.Redis) -> dict[str, Any]:
@@ -556,8 +623,12 @@ def check_crash_recovery(client: redis.Redis) -> dict[str, Any]:
     code = _crash("custom", e)
     call = _custom_tuple(client, calls)
     t0 = time.monotonic()
-    out["custom"] = {"child_exit": code, "keys_after_crash": _keys(client, f"{PREFIX}*{e}*"),
-                     "retry_immediately": _probe(call, e, 0.0, t0), "work_calls": calls.count}
+    out["custom"] = {
+        "child_exit": code,
+        "keys_after_crash": _keys(client, f"{PREFIX}*{e}*"),
+        "retry_immediately": _probe(call, e, 0.0, t0),
+        "work_calls": calls.count,
+    }
     delete_prefix(client)
     # Powertools with the Lambda context registered (in-progress expiry = remaining time)
     for label, remaining in (("pt-with-context", 1000), ("pt-without-context", None)):
@@ -568,8 +639,13 @@ def check_crash_recovery(client: redis.Redis) -> dict[str, Any]:
         keys = _keys(client, f"{PREFIX}:pt:*")
         call = pt_function_caller(client, work=calls, context=Steady(), expires=4)
         probes = [_probe(call, e, at, t0) for at in (0.0, 1.3, 2.5, 4.5)]
-        out[label] = {"child_exit": code, "keys_after_crash": keys, "retries": probes, "work_calls": calls.count,
-                      "keys_after": _keys(client, f"{PREFIX}:pt:*")}
+        out[label] = {
+            "child_exit": code,
+            "keys_after_crash": keys,
+            "retries": probes,
+            "work_calls": calls.count,
+            "keys_after": _keys(client, f"{PREFIX}:pt:*"),
+        }
         delete_prefix(client)
     return out
 
@@ -637,8 +713,10 @@ def check_missing_key(client: redis.Redis) -> dict[str, Any]:
             warnings.simplefilter("always")
             outcomes = [_outcome(call, "e", "t", event) for _ in range(2)]
         out[f"raise_on_no_idempotency_key={raise_on_missing}"] = {
-            "outcomes": outcomes, "work_calls": calls.count,
-            "warnings": sorted({str(w.message)[:100] for w in caught})}
+            "outcomes": outcomes,
+            "work_calls": calls.count,
+            "warnings": sorted({str(w.message)[:100] for w in caught}),
+        }
     # Only the tenant missing: [exec, null] is not "missing", so it hashes — every such event shares a key.
     calls = Calls()
     call = pt_function_caller(client, work=calls)
@@ -646,8 +724,11 @@ def check_missing_key(client: redis.Redis) -> dict[str, Any]:
     for event in events:
         del event["tenant"]
     outcomes = [_outcome(call, "e", "t", ev) for ev in events]
-    out["tenant_missing_only"] = {"outcomes": outcomes, "work_calls": calls.count,
-                                  "note": "custom: the step rejects the event first (TenantStepInput)"}
+    out["tenant_missing_only"] = {
+        "outcomes": outcomes,
+        "work_calls": calls.count,
+        "note": "custom: the step rejects the event first (TenantStepInput)",
+    }
     delete_prefix(client)
     return out
 
@@ -662,13 +743,15 @@ def check_shared_layer(client: redis.Redis) -> dict[str, Any]:
     cfg = pt_config(context=Steady())
     slow, fast = Calls(sleep=0.3, result={"step": STEP}), Calls(sleep=0.05, result={"step": OTHER_STEP})
 
-    @idempotent_function(data_keyword_argument="event", persistence_store=layer, config=cfg,
-                         key_prefix=f"{PREFIX}:shared:{STEP}")
+    @idempotent_function(
+        data_keyword_argument="event", persistence_store=layer, config=cfg, key_prefix=f"{PREFIX}:shared:{STEP}"
+    )
     def step_a(event: dict[str, Any]) -> Any:
         return slow()
 
-    @idempotent_function(data_keyword_argument="event", persistence_store=layer, config=cfg,
-                         key_prefix=f"{PREFIX}:shared:{OTHER_STEP}")
+    @idempotent_function(
+        data_keyword_argument="event", persistence_store=layer, config=cfg, key_prefix=f"{PREFIX}:shared:{OTHER_STEP}"
+    )
     def step_b(event: dict[str, Any]) -> Any:
         return fast()
 
@@ -682,27 +765,42 @@ def check_shared_layer(client: redis.Redis) -> dict[str, Any]:
     keys = _keys(client, f"{PREFIX}:shared:*")
     replay_a = _outcome(step_a, event=event)
     replay_b = _outcome(step_b, event=event)
-    out = {"first_calls": first, "keys": keys, "replay_a": replay_a, "replay_b": replay_b,
-           "work_calls": {"a": slow.count, "b": fast.count}}
+    out = {
+        "first_calls": first,
+        "keys": keys,
+        "replay_a": replay_a,
+        "replay_b": replay_b,
+        "work_calls": {"a": slow.count, "b": fast.count},
+    }
     delete_prefix(client)
     # The configure-once half: a second config on the same layer is ignored.
     layer2 = powertools_layer(client)
 
-    @idempotent_function(data_keyword_argument="event", persistence_store=layer2,
-                         config=pt_config(context=Steady(), jmespath_expr="run.execution_id"),
-                         key_prefix=f"{PREFIX}:cfg:x")
+    @idempotent_function(
+        data_keyword_argument="event",
+        persistence_store=layer2,
+        config=pt_config(context=Steady(), jmespath_expr="run.execution_id"),
+        key_prefix=f"{PREFIX}:cfg:x",
+    )
     def by_execution(event: dict[str, Any]) -> Any:
         return {"n": 1}
 
-    @idempotent_function(data_keyword_argument="event", persistence_store=layer2,
-                         config=pt_config(context=Steady(), jmespath_expr=JMESPATH), key_prefix=f"{PREFIX}:cfg:x")
+    @idempotent_function(
+        data_keyword_argument="event",
+        persistence_store=layer2,
+        config=pt_config(context=Steady(), jmespath_expr=JMESPATH),
+        key_prefix=f"{PREFIX}:cfg:x",
+    )
     def by_tenant(event: dict[str, Any]) -> Any:
         return {"n": 2}
 
     by_execution(event=make_event("exec-cfg", "t1"))
     got = by_tenant(event=make_event("exec-cfg", "t2"))  # other tenant: should run, if its config were used
-    out["second_config_ignored"] = {"second_function_returned": got, "ignored": got == {"n": 1},
-                                    "layer_jmespath": layer2.event_key_jmespath}
+    out["second_config_ignored"] = {
+        "second_function_returned": got,
+        "ignored": got == {"n": 1},
+        "layer_jmespath": layer2.event_key_jmespath,
+    }
     delete_prefix(client)
     return out
 
@@ -711,6 +809,7 @@ def check_fakeredis() -> dict[str, Any]:
     """CachePersistenceLayer against the project's embedded server (fakeredis.TcpFakeServer)."""
     try:
         from localrun.stack import EmbeddedRedis  # the project's own embedded server
+
         server = EmbeddedRedis()
         origin = "localrun.stack.EmbeddedRedis"
     except Exception as exc:  # noqa: BLE001 - fall back to the same construction
@@ -753,15 +852,23 @@ def check_fakeredis() -> dict[str, Any]:
             calls = Calls()
             fail = Calls(fail=ValueError("boom"))
 
-            @idempotent_function(data_keyword_argument="event", persistence_store=layer,
-                                 config=pt_config(context=Steady()), key_prefix=f"{PREFIX}:fake:{label}")
+            @idempotent_function(
+                data_keyword_argument="event",
+                persistence_store=layer,
+                config=pt_config(context=Steady()),
+                key_prefix=f"{PREFIX}:fake:{label}",
+            )
             def work(event: dict[str, Any], _c: Calls = calls) -> Any:
                 return _c()
 
             layer_f = CachePersistenceLayer(client=redis.Redis.from_url(server.url))
 
-            @idempotent_function(data_keyword_argument="event", persistence_store=layer_f,
-                                 config=pt_config(context=Steady()), key_prefix=f"{PREFIX}:fakefail:{label}")
+            @idempotent_function(
+                data_keyword_argument="event",
+                persistence_store=layer_f,
+                config=pt_config(context=Steady()),
+                key_prefix=f"{PREFIX}:fakefail:{label}",
+            )
             def failing(event: dict[str, Any], _c: Calls = fail) -> Any:
                 return _c()
 
@@ -771,8 +878,12 @@ def check_fakeredis() -> dict[str, Any]:
             # concurrency on fakeredis too
             slow = Calls(sleep=0.3)
 
-            @idempotent_function(data_keyword_argument="event", persistence_store=layer,
-                                 config=pt_config(context=Steady()), key_prefix=f"{PREFIX}:fakeconc:{label}")
+            @idempotent_function(
+                data_keyword_argument="event",
+                persistence_store=layer,
+                config=pt_config(context=Steady()),
+                key_prefix=f"{PREFIX}:fakeconc:{label}",
+            )
             def slow_work(event: dict[str, Any], _c: Calls = slow) -> Any:
                 return _c()
 
@@ -781,9 +892,15 @@ def check_fakeredis() -> dict[str, Any]:
             time.sleep(0.1)
             twin = _outcome(slow_work, event=ev)
             th.join()
-            out[label] = {"first": first, "replay": replay, "work_calls": calls.count,
-                          "failing_twice": [f1, f2], "failing_work_calls": fail.count, "concurrent_twin": twin,
-                          "ok": calls.count == 1 and fail.count == 2 and "AlreadyInProgress" in twin}
+            out[label] = {
+                "first": first,
+                "replay": replay,
+                "work_calls": calls.count,
+                "failing_twice": [f1, f2],
+                "failing_work_calls": fail.count,
+                "concurrent_twin": twin,
+                "ok": calls.count == 1 and fail.count == 2 and "AlreadyInProgress" in twin,
+            }
         # The custom layer on the same server, for completeness.
         calls = Calls()
         call = _custom_tuple(redis.Redis.from_url(server.url), calls)
@@ -797,20 +914,23 @@ def check_fakeredis() -> dict[str, Any]:
 def check_ssl_default_hang() -> dict[str, Any]:
     """CachePersistenceLayer(host=..., port=...) without ssl=False against plain local Redis: first call time."""
     host, port = REDIS_URL.split("//")[1].split("/")[0].split(":")
-    code = ("import time, warnings\nwarnings.simplefilter('ignore')\n"
-            "from aws_lambda_powertools.utilities.idempotency import idempotent_function, IdempotencyConfig\n"
-            "from aws_lambda_powertools.utilities.idempotency.persistence.cache import CachePersistenceLayer\n"
-            f"layer = CachePersistenceLayer(host={host!r}, port={port}, db_index=4)\n"
-            "@idempotent_function(data_keyword_argument='event', persistence_store=layer,"
-            " config=IdempotencyConfig(event_key_jmespath='id'),"
-            f" key_prefix='{PREFIX}:ssl')\n"
-            "def f(event): return 1\n"
-            "t = time.perf_counter()\n"
-            "try:\n    f(event={'id': 'x'})\n    print('ok', time.perf_counter() - t)\n"
-            "except Exception as exc:\n    print(type(exc).__name__, round(time.perf_counter() - t, 2), str(exc)[:160])\n")
+    code = (
+        "import time, warnings\nwarnings.simplefilter('ignore')\n"
+        "from aws_lambda_powertools.utilities.idempotency import idempotent_function, IdempotencyConfig\n"
+        "from aws_lambda_powertools.utilities.idempotency.persistence.cache import CachePersistenceLayer\n"
+        f"layer = CachePersistenceLayer(host={host!r}, port={port}, db_index=4)\n"
+        "@idempotent_function(data_keyword_argument='event', persistence_store=layer,"
+        " config=IdempotencyConfig(event_key_jmespath='id'),"
+        f" key_prefix='{PREFIX}:ssl')\n"
+        "def f(event): return 1\n"
+        "t = time.perf_counter()\n"
+        "try:\n    f(event={'id': 'x'})\n    print('ok', time.perf_counter() - t)\n"
+        "except Exception as exc:\n    print(type(exc).__name__, round(time.perf_counter() - t, 2), str(exc)[:160])\n"
+    )
     limit = 8.0
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
     try:
         stdout, _ = proc.communicate(timeout=limit)
         return {"outcome": stdout.strip(), "limit_s": limit}
@@ -856,10 +976,14 @@ def _ratio(a: float, b: float) -> str:
 def print_report(results: dict[str, Any]) -> None:
     speed, rts, imports = results["speed"], results["round_trips"], results["imports"]
     base = "custom"
-    print(f"\nStep idempotency on real Redis ({REDIS_URL}), N={N} keys, median of {ROUNDS} rounds; "
-          f"bare GET round trip {speed['redis_get_roundtrip_us']:.1f} us\n")
-    header = (f"{'implementation':<13} {'phase':<7} {'wall us':>8} {'cpu us':>8} {'p50 us':>8} {'p99 us':>8} "
-              f"{'RTs':>4}  {'wall vs custom':>14} {'cpu vs custom':>13}  commands per call")
+    print(
+        f"\nStep idempotency on real Redis ({REDIS_URL}), N={N} keys, median of {ROUNDS} rounds; "
+        f"bare GET round trip {speed['redis_get_roundtrip_us']:.1f} us\n"
+    )
+    header = (
+        f"{'implementation':<13} {'phase':<7} {'wall us':>8} {'cpu us':>8} {'p50 us':>8} {'p99 us':>8} "
+        f"{'RTs':>4}  {'wall vs custom':>14} {'cpu vs custom':>13}  commands per call"
+    )
     print(header)
     print("-" * len(header))
     for name in IMPLEMENTATIONS:
@@ -867,45 +991,66 @@ def print_report(results: dict[str, Any]) -> None:
             s, c = speed[name][phase], speed[base][phase]
             r = rts[name][phase]
             cmds = ", ".join(f"{k}x{v:g}" for k, v in r["commands"].items())
-            print(f"{name:<13} {phase:<7} {s['wall_us']:>8.1f} {s['cpu_us']:>8.1f} {s['p50_us']:>8.1f} "
-                  f"{s['p99_us']:>8.1f} {r['round_trips']:>4g}  {_ratio(s['wall_us'], c['wall_us']):>14} "
-                  f"{_ratio(s['cpu_us'], c['cpu_us']):>13}  {cmds}")
+            print(
+                f"{name:<13} {phase:<7} {s['wall_us']:>8.1f} {s['cpu_us']:>8.1f} {s['p50_us']:>8.1f} "
+                f"{s['p99_us']:>8.1f} {r['round_trips']:>4g}  {_ratio(s['wall_us'], c['wall_us']):>14} "
+                f"{_ratio(s['cpu_us'], c['cpu_us']):>13}  {cmds}"
+            )
     print(f"\nImport time (fresh interpreters, median of {IMPORT_REPEATS}); baseline = `{imports['baseline']}`")
     for name in IMPORT_TARGETS:
         i = imports[name]
         heavy = ", ".join(f"{m} {ms:.0f}" for m, ms in i["heaviest_new_packages_ms"])
-        print(f"  {name:<11} standalone {i['standalone_ms']:6.1f} ms (cpu {i['standalone_cpu_ms']:6.1f})"
-              f"   over baseline {i['over_baseline_ms']:6.1f} ms (cpu {i['over_baseline_cpu_ms']:6.1f})"
-              f"   over a tenant step's imports {i['over_tenant_step_ms']:6.1f} ms"
-              f" (cpu {i['over_tenant_step_cpu_ms']:6.1f})")
+        print(
+            f"  {name:<11} standalone {i['standalone_ms']:6.1f} ms (cpu {i['standalone_cpu_ms']:6.1f})"
+            f"   over baseline {i['over_baseline_ms']:6.1f} ms (cpu {i['over_baseline_cpu_ms']:6.1f})"
+            f"   over a tenant step's imports {i['over_tenant_step_ms']:6.1f} ms"
+            f" (cpu {i['over_tenant_step_cpu_ms']:6.1f})"
+        )
         print(f"  {'':<11} new packages over baseline, self ms: {heavy}")
-    print(f"  ratio powertools/custom (cpu): standalone "
-          f"{_ratio(imports['powertools']['standalone_cpu_ms'], imports['custom']['standalone_cpu_ms'])}, "
-          f"over baseline "
-          f"{_ratio(imports['powertools']['over_baseline_cpu_ms'], imports['custom']['over_baseline_cpu_ms'])}")
+    print(
+        f"  ratio powertools/custom (cpu): standalone "
+        f"{_ratio(imports['powertools']['standalone_cpu_ms'], imports['custom']['standalone_cpu_ms'])}, "
+        f"over baseline "
+        f"{_ratio(imports['powertools']['over_baseline_cpu_ms'], imports['custom']['over_baseline_cpu_ms'])}"
+    )
     print(f"\nSemantic checks: see {OUTPUT} ('semantics'); summary:")
     sem = results["semantics"]
     lines = [
-        ("failure cached? custom / powertools",
-         f"{sem['failures']['custom']['failure_cached']} / {sem['failures']['pt-function']['failure_cached']}"),
+        (
+            "failure cached? custom / powertools",
+            f"{sem['failures']['custom']['failure_cached']} / {sem['failures']['pt-function']['failure_cached']}",
+        ),
         ("work raises ValueError -> custom", sem["failures"]["custom"]["first_call"]),
         ("work raises ValueError -> powertools", sem["failures"]["pt-function"]["first_call"]),
-        ("concurrent twin -> custom", f"{sem['concurrency']['custom']['twin']} "
-                                      f"after {sem['concurrency']['custom']['twin_seconds']} s"),
-        ("concurrent twin -> powertools", f"{sem['concurrency']['pt-function']['twin']} "
-                                          f"after {sem['concurrency']['pt-function']['twin_seconds']} s"),
-        ("generic wrapper, no step in key: 2nd step got 1st step's result",
-         sem["key_selection"]["pt_generic_wrapper_without_step_in_key"]["second_step_got_first_steps_result"]),
-        ("work returns a date -> custom (1st / 2nd call)",
-         " / ".join(sem["replay_value_types"]["custom returns date"][k][:70] for k in ("first", "second"))),
-        ("work returns a date -> powertools (1st / 2nd call)",
-         " / ".join(sem["replay_value_types"]["pt-function returns date"][k][:90] for k in ("first", "second"))),
-        ("crash in work, no Lambda context: retries blocked until the record TTL",
-         [p["outcome"][:60] for p in sem["crash_recovery"]["pt-without-context"]["retries"]]),
-        ("two steps sharing one layer, concurrently: step b replays",
-         sem["shared_layer"].get("replay_b")),
-        ("fakeredis TcpFakeServer with CachePersistenceLayer ok (url / host+ssl=False / client)",
-         " / ".join(str(sem["fakeredis"].get(k, {}).get("ok")) for k in ("url", "host_port_ssl_false", "client"))),
+        (
+            "concurrent twin -> custom",
+            f"{sem['concurrency']['custom']['twin']} after {sem['concurrency']['custom']['twin_seconds']} s",
+        ),
+        (
+            "concurrent twin -> powertools",
+            f"{sem['concurrency']['pt-function']['twin']} after {sem['concurrency']['pt-function']['twin_seconds']} s",
+        ),
+        (
+            "generic wrapper, no step in key: 2nd step got 1st step's result",
+            sem["key_selection"]["pt_generic_wrapper_without_step_in_key"]["second_step_got_first_steps_result"],
+        ),
+        (
+            "work returns a date -> custom (1st / 2nd call)",
+            " / ".join(sem["replay_value_types"]["custom returns date"][k][:70] for k in ("first", "second")),
+        ),
+        (
+            "work returns a date -> powertools (1st / 2nd call)",
+            " / ".join(sem["replay_value_types"]["pt-function returns date"][k][:90] for k in ("first", "second")),
+        ),
+        (
+            "crash in work, no Lambda context: retries blocked until the record TTL",
+            [p["outcome"][:60] for p in sem["crash_recovery"]["pt-without-context"]["retries"]],
+        ),
+        ("two steps sharing one layer, concurrently: step b replays", sem["shared_layer"].get("replay_b")),
+        (
+            "fakeredis TcpFakeServer with CachePersistenceLayer ok (url / host+ssl=False / client)",
+            " / ".join(str(sem["fakeredis"].get(k, {}).get("ok")) for k in ("url", "host_port_ssl_false", "client")),
+        ),
     ]
     for label, value in lines:
         print(f"  {label}: {value}")
@@ -935,18 +1080,20 @@ def main() -> int:
         results["imports"] = measure_imports()
         print("semantics ...", file=sys.stderr)
         sem: dict[str, Any] = {}
-        for name, check in (("failures", lambda: check_failures(client)),
-                            ("key_selection", lambda: check_key_selection(client)),
-                            ("concurrency", lambda: check_concurrency(client)),
-                            ("crash_recovery", lambda: check_crash_recovery(client)),
-                            ("lost_result_write", lambda: check_lost_result_write(client)),
-                            ("redis_down", check_redis_down),
-                            ("missing_key", lambda: check_missing_key(client)),
-                            ("shared_layer", lambda: check_shared_layer(client)),
-                            ("replay_value_types", lambda: check_replay_value_types(client)),
-                            ("records", lambda: check_records(client)),
-                            ("fakeredis", check_fakeredis),
-                            ("ssl_default_against_plain_redis", check_ssl_default_hang)):
+        for name, check in (
+            ("failures", lambda: check_failures(client)),
+            ("key_selection", lambda: check_key_selection(client)),
+            ("concurrency", lambda: check_concurrency(client)),
+            ("crash_recovery", lambda: check_crash_recovery(client)),
+            ("lost_result_write", lambda: check_lost_result_write(client)),
+            ("redis_down", check_redis_down),
+            ("missing_key", lambda: check_missing_key(client)),
+            ("shared_layer", lambda: check_shared_layer(client)),
+            ("replay_value_types", lambda: check_replay_value_types(client)),
+            ("records", lambda: check_records(client)),
+            ("fakeredis", check_fakeredis),
+            ("ssl_default_against_plain_redis", check_ssl_default_hang),
+        ):
             try:
                 sem[name] = check()
             except Exception as exc:  # noqa: BLE001 - a broken check is reported, not fatal

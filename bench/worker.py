@@ -74,7 +74,7 @@ def _retrying(read: Any, attempts: int = 10) -> Any:
     for attempt in range(attempts):
         try:
             return read()
-        except Exception as exc:  # noqa: BLE001 - any DB error: wait and read again
+        except Exception as exc:
             if attempt == attempts - 1:
                 raise
             _log(f"read failed ({type(exc).__name__}); retrying")
@@ -98,8 +98,10 @@ def _wait(stack: Any, name: str, stage: str, started: float, timeout: float) -> 
             last = now
             try:
                 p = stack.progress(name)
-                _log(f"{stage}: {p['tenants_processed'] + p['tenants_failed']}/{p['tenants_total']} tenants, "
-                     f"{now - started:.0f} s")
+                _log(
+                    f"{stage}: {p['tenants_processed'] + p['tenants_failed']}/{p['tenants_total']} tenants, "
+                    f"{now - started:.0f} s"
+                )
             except Exception as exc:  # noqa: BLE001 - progress is only a display
                 _log(f"{stage}: progress unavailable ({type(exc).__name__}), {now - started:.0f} s")
         time.sleep(0.5)
@@ -114,8 +116,11 @@ def e2e(args: dict[str, Any]) -> dict[str, Any]:
     size, stage = int(args["tenants"]), str(args["stage"])
     s3 = _S3Counter()
     stack = Stack(
-        database_url=os.environ["BENCH_DATABASE_URL"], redis_url=os.environ["BENCH_REDIS_URL"],
-        tenants=synthetic_tenants(size), data_dir=Path(args["data_dir"]), stage=stage,
+        database_url=os.environ["BENCH_DATABASE_URL"],
+        redis_url=os.environ["BENCH_REDIS_URL"],
+        tenants=synthetic_tenants(size),
+        data_dir=Path(args["data_dir"]),
+        stage=stage,
         simulator_url=os.environ["BENCH_SIMULATOR_URL"],
         extra_env={k: os.environ[k] for k in ("MAP_MAX_CONCURRENCY", "REDIS_KEY_PREFIX", "POWERTOOLS_LOG_LEVEL")},
     )
@@ -167,7 +172,8 @@ def e2e(args: dict[str, Any]) -> dict[str, Any]:
         "lambda_tasks": len(counts["lambda_invocations"]),
         "lambda_ms_median": round(statistics.median(lambda_durations), 1) if lambda_durations else None,
         "child_ms_median": round(statistics.median(counts["express_durations_ms"]), 1)
-        if counts["express_durations_ms"] else None,
+        if counts["express_durations_ms"]
+        else None,
         "counts": counts,
     }
 
@@ -193,8 +199,14 @@ def _handler_environment(stage: str, extra: dict[str, str]) -> None:
 
     spec = functions("local")[0]
     # The Map concurrency is the benchmark's (same for the orchestrated and the bare run), not the stage's.
-    os.environ.update({**spec.environment, **extra, "STAGE": stage,
-                       "MAP_MAX_CONCURRENCY": os.environ.get("MAP_MAX_CONCURRENCY", "40")})
+    os.environ.update(
+        {
+            **spec.environment,
+            **extra,
+            "STAGE": stage,
+            "MAP_MAX_CONCURRENCY": os.environ.get("MAP_MAX_CONCURRENCY", "40"),
+        }
+    )
     reset()
 
 
@@ -205,11 +217,17 @@ def bare(args: dict[str, Any]) -> dict[str, Any]:
     cloud = LocalCloud().start()  # only S3, for the manifest ListTenants writes
     bucket = f"bakery-orchestrator-{stage}-manifests"
     cloud.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": cloud.region})
-    _handler_environment(stage, {
-        **cloud.env(), "DATABASE_URL": os.environ["BENCH_DATABASE_URL"], "REDIS_URL": os.environ["BENCH_REDIS_URL"],
-        "PLATFORM_BASE_URL": os.environ["BENCH_SIMULATOR_URL"], "MANIFEST_BUCKET": bucket,
-        "EVENT_LOG_PATH": str(Path(args["data_dir"]) / "events.jsonl"),
-    })
+    _handler_environment(
+        stage,
+        {
+            **cloud.env(),
+            "DATABASE_URL": os.environ["BENCH_DATABASE_URL"],
+            "REDIS_URL": os.environ["BENCH_REDIS_URL"],
+            "PLATFORM_BASE_URL": os.environ["BENCH_SIMULATOR_URL"],
+            "MANIFEST_BUCKET": bucket,
+            "EVENT_LOG_PATH": str(Path(args["data_dir"]) / "events.jsonl"),
+        },
+    )
     from chalicelib.adapters.locks import RunLocks
     from chalicelib.db.engine import session_scope
     from chalicelib.db.migrate import upgrade
@@ -236,8 +254,10 @@ def bare(args: dict[str, Any]) -> dict[str, Any]:
                 step(item, ctx["tenant"])
         except Exception as exc:  # noqa: BLE001 - the state machine's Catch does the same
             failures.append(tenant["id"])
-            error = {"Error": type(exc).__name__,
-                     "Cause": json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)})}
+            error = {
+                "Error": type(exc).__name__,
+                "Cause": json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}),
+            }
             app.record_tenant_failure({**item, "error": error}, ctx["tenant"])
 
     cpu0, started = _cpu_s(), time.perf_counter()
@@ -248,8 +268,13 @@ def bare(args: dict[str, Any]) -> dict[str, Any]:
     lock = locks.acquire(lock_key, name, get_settings().run_lock_ttl_seconds)
     if lock is None:
         raise RuntimeError(f"run lock {lock_key} is held by someone else")
-    request = RunRequest(workflow_name="daily_operations", scope=SCOPE, run_date=RUN_DATE,
-                         fencing_token=lock.fencing_token, lock_key=lock_key).model_dump(mode="json")
+    request = RunRequest(
+        workflow_name="daily_operations",
+        scope=SCOPE,
+        run_date=RUN_DATE,
+        fencing_token=lock.fencing_token,
+        lock_key=lock_key,
+    ).model_dump(mode="json")
     run = app.start_run({"request": request, "execution_name": name, "execution_arn": None}, ctx["start_run"])
     manifest_ref = app.list_tenants({"run": run, "request": request}, ctx["list_tenants"])
     body = cloud.client("s3").get_object(Bucket=manifest_ref["bucket"], Key=manifest_ref["key"])["Body"].read()
@@ -283,16 +308,18 @@ def bare(args: dict[str, Any]) -> dict[str, Any]:
 UNCONTENDED_SAMPLE = 20
 
 
-def _uncontended_step_ms(app: Any, chain: tuple[tuple[str, Any], ...], tenants: list[dict[str, Any]],
-                         request: dict[str, Any]) -> dict[str, float]:
+def _uncontended_step_ms(
+    app: Any, chain: tuple[tuple[str, Any], ...], tenants: list[dict[str, Any]], request: dict[str, Any]
+) -> dict[str, float]:
     """Median duration of each tenant step called one at a time (untimed, after the run, on a run of its own).
 
     On AWS every Lambda has its own CPU; here 40 concurrent tasks share one GIL, so durations taken from a
     busy run overstate what AWS would bill. The cost estimate uses these as the uncontended figure.
     """
     sample_request = {**request, "fencing_token": None, "lock_key": None}
-    run = app.start_run({"request": sample_request, "execution_name": "daily_operations-bare-sample"},
-                        _Context("start_run"))
+    run = app.start_run(
+        {"request": sample_request, "execution_name": "daily_operations-bare-sample"}, _Context("start_run")
+    )
     durations: dict[str, list[float]] = {}
     for tenant in tenants:
         item = {"run": run, "tenant": tenant}
@@ -306,10 +333,14 @@ def _uncontended_step_ms(app: Any, chain: tuple[tuple[str, Any], ...], tenants: 
 # --- 5: step cold start (set-up; the measurement is bench.coldstart_child) ------------------------------
 def coldstart_prep(args: dict[str, Any]) -> dict[str, Any]:
     """An open run to attach the cold call's step to (the step writes its row against it)."""
-    _handler_environment("benchcold", {
-        "DATABASE_URL": os.environ["BENCH_DATABASE_URL"], "REDIS_URL": os.environ["BENCH_REDIS_URL"],
-        "PLATFORM_BASE_URL": os.environ["BENCH_SIMULATOR_URL"],
-    })
+    _handler_environment(
+        "benchcold",
+        {
+            "DATABASE_URL": os.environ["BENCH_DATABASE_URL"],
+            "REDIS_URL": os.environ["BENCH_REDIS_URL"],
+            "PLATFORM_BASE_URL": os.environ["BENCH_SIMULATOR_URL"],
+        },
+    )
     from chalicelib.db.engine import session_scope
     from chalicelib.db.migrate import upgrade
     from chalicelib.db.workflows import ensure_default_workflows
@@ -321,8 +352,7 @@ def coldstart_prep(args: dict[str, Any]) -> dict[str, Any]:
     import app
 
     request = RunRequest(workflow_name="daily_operations", scope=SCOPE, run_date=RUN_DATE).model_dump(mode="json")
-    run = app.start_run({"request": request, "execution_name": "daily_operations-coldstart"},
-                        _Context("start_run"))
+    run = app.start_run({"request": request, "execution_name": "daily_operations-coldstart"}, _Context("start_run"))
     from infra.resources import functions
 
     return {"run": run, "environment": functions("local")[0].environment}
@@ -330,8 +360,9 @@ def coldstart_prep(args: dict[str, Any]) -> dict[str, Any]:
 
 # --- 6: audit-log ingestion ------------------------------------------------------------------------------
 def ingest(args: dict[str, Any]) -> dict[str, Any]:
-    _handler_environment("benchingest", {"DATABASE_URL": os.environ["BENCH_DATABASE_URL"],
-                                         "REDIS_URL": os.environ["BENCH_REDIS_URL"]})
+    _handler_environment(
+        "benchingest", {"DATABASE_URL": os.environ["BENCH_DATABASE_URL"], "REDIS_URL": os.environ["BENCH_REDIS_URL"]}
+    )
     from chalicelib.db.engine import session_scope
     from chalicelib.db.logs import add_logs, log_row
     from chalicelib.db.migrate import upgrade
@@ -341,21 +372,26 @@ def ingest(args: dict[str, Any]) -> dict[str, Any]:
     upgrade(os.environ["DATABASE_URL"])
     request = RunRequest(workflow_name="daily_operations", scope=SCOPE, run_date=RUN_DATE)
     with session_scope() as session:
-        execution_id = str(start_execution(session, request, execution_name="daily_operations-ingest",
-                                                 execution_arn=None).id)
+        execution_id = str(
+            start_execution(session, request, execution_name="daily_operations-ingest", execution_arn=None).id
+        )
     rows_n, batch, step_rows = int(args["rows"]), int(args["batch"]), int(args["step_rows"])
 
     def row(i: int) -> dict[str, Any]:
         step = DAILY_STEPS[i % len(DAILY_STEPS)]
-        return log_row(step, f"{step}: 7-day forecast for {i % 60} products ({i * 7 % 5000} units)",
-                       tenant_id=f"tenant-{i // 6:06d}", data={"products": i % 60, "total_units": i * 7 % 5000},
-                       duration_ms=float(i % 250))
+        return log_row(
+            step,
+            f"{step}: 7-day forecast for {i % 60} products ({i * 7 % 5000} units)",
+            tenant_id=f"tenant-{i // 6:06d}",
+            data={"products": i % 60, "total_units": i * 7 % 5000},
+            duration_ms=float(i % 250),
+        )
 
     rows = [row(i) for i in range(rows_n)]
     started = time.perf_counter()
     for start in range(0, rows_n, batch):
         with session_scope() as session:
-            add_logs(session, execution_id, rows[start:start + batch])
+            add_logs(session, execution_id, rows[start : start + batch])
     batched_s = time.perf_counter() - started
 
     # As the steps write: one row per transaction, from as many threads as the Map runs tenants.
@@ -375,12 +411,17 @@ def ingest(args: dict[str, Any]) -> dict[str, Any]:
 
         from chalicelib.db.models import ExecutionLog
 
-        stored = session.scalar(select(func.count()).select_from(ExecutionLog)
-                                .where(ExecutionLog.execution_id == uuid.UUID(execution_id)))
+        stored = session.scalar(
+            select(func.count()).select_from(ExecutionLog).where(ExecutionLog.execution_id == uuid.UUID(execution_id))
+        )
     return {
-        "rows": rows_n, "batch": batch, "batched_s": round(batched_s, 3),
+        "rows": rows_n,
+        "batch": batch,
+        "batched_s": round(batched_s, 3),
         "rows_per_s": round(rows_n / batched_s, 1),
-        "step_rows": step_rows, "step_concurrency": concurrency, "step_s": round(singles_s, 3),
+        "step_rows": step_rows,
+        "step_concurrency": concurrency,
+        "step_s": round(singles_s, 3),
         "step_rows_per_s": round(step_rows / singles_s, 1),
         "rows_stored": stored,
     }

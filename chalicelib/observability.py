@@ -1,20 +1,44 @@
 """Structured JSON logging (Powertools Logger), one logger for the whole package.
 
 The service name comes from POWERTOOLS_SERVICE_NAME (set for every function by the stage config), the
-level from POWERTOOLS_LOG_LEVEL. Step handlers add the execution, tenant and step to every line they log
-(`step_keys`), and `app.py` injects the Lambda context (request id, function name, cold start).
+level from POWERTOOLS_LOG_LEVEL. `lambda_handler` injects the Lambda context (request id, function name,
+cold start) into every line of an invocation; the step handlers add the execution, tenant and step with
+`get_logger().append_keys(...)`, and those keys are cleared when the next invocation starts.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from functools import cache
-
-from aws_lambda_powertools import Logger
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.constants import APP_NAME
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
+
+Handler = Callable[[Any, Any], Any]
 
 
 @cache
 def get_logger() -> Logger:
+    from aws_lambda_powertools import Logger  # ~0.1 s: only when something logs, not at `import app`
+
     return Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or APP_NAME)
+
+
+def lambda_handler(fn: Handler) -> Handler:
+    """A Lambda handler whose log lines carry the invocation's context, with no keys left over from the
+    previous invocation of a warm sandbox (Powertools' `inject_lambda_context(clear_state=True)`)."""
+    wrapped: Handler | None = None
+
+    @functools.wraps(fn)
+    def handler(event: Any, context: Any) -> Any:
+        nonlocal wrapped
+        if wrapped is None:
+            wrapped = get_logger().inject_lambda_context(fn, clear_state=True)
+        return wrapped(event, context)
+
+    return handler

@@ -15,9 +15,13 @@ from infra import resources
 ROLE_NAME = "bakery-orchestrator-role"
 ASSUME_ROLE = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                   "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com",
-                                             "events.amazonaws.com"]}}],
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com", "events.amazonaws.com"]},
+        }
+    ],
 }
 
 
@@ -31,8 +35,11 @@ class Deployment:
 
     def environment(self) -> dict[str, str]:
         """The wiring the functions need: each workflow's state machine ARN, the manifest bucket."""
-        env = {m.arn_env_var: self.state_machine_arns[m.workflow] for m in resources.state_machines()
-               if m.workflow in self.state_machine_arns}
+        env = {
+            m.arn_env_var: self.state_machine_arns[m.workflow]
+            for m in resources.state_machines()
+            if m.workflow in self.state_machine_arns
+        }
         if self.manifest_bucket:
             env["MANIFEST_BUCKET"] = self.manifest_bucket
         if "dispatch" in self.function_arns:  # the schedule rules' target (scheduling.reconcile_rules)
@@ -66,9 +73,14 @@ def _role_arn(iam: Any) -> str:
         return iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(ASSUME_ROLE))["Role"]["Arn"]
 
 
-def deploy(clients: dict[str, Any], *, stage: str = "local", environment: dict[str, str] | None = None,
-           adapt_definition: Callable[[str], str] | None = None, reconcile_schedules: bool = True
-           ) -> Deployment:
+def deploy(
+    clients: dict[str, Any],
+    *,
+    stage: str = "local",
+    environment: dict[str, str] | None = None,
+    adapt_definition: Callable[[str], str] | None = None,
+    reconcile_schedules: bool = True,
+) -> Deployment:
     """`clients` maps "lambda", "stepfunctions", "events", "iam", "s3" to boto3 clients.
 
     `reconcile_schedules`: also put the workflows' schedule rules (reads the workflows table, so the
@@ -86,8 +98,14 @@ def deploy(clients: dict[str, Any], *, stage: str = "local", environment: dict[s
 
     for spec in specs:
         name = spec.physical_name(stage)
-        config = {"Runtime": "python3.11", "Handler": spec.handler, "Role": role_arn, "Timeout": spec.timeout,
-                  "MemorySize": spec.memory, "Environment": {"Variables": env_for(spec)}}
+        config = {
+            "Runtime": "python3.11",
+            "Handler": spec.handler,
+            "Role": role_arn,
+            "Timeout": spec.timeout,
+            "MemorySize": spec.memory,
+            "Environment": {"Variables": env_for(spec)},
+        }
         try:
             arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
             lam.update_function_configuration(FunctionName=name, **config)
@@ -95,27 +113,30 @@ def deploy(clients: dict[str, Any], *, stage: str = "local", environment: dict[s
             arn = lam.create_function(FunctionName=name, Code={"ZipFile": code}, **config)["FunctionArn"]
         deployment.function_arns[spec.name] = arn
 
-    existing = {m["name"]: m["stateMachineArn"] for page in sfn.get_paginator("list_state_machines").paginate()
-                for m in page["stateMachines"]}
+    existing = {
+        m["name"]: m["stateMachineArn"]
+        for page in sfn.get_paginator("list_state_machines").paginate()
+        for m in page["stateMachines"]
+    }
     for machine in resources.state_machines():
         name = machine.physical_name(stage)
-        definition = resources.render_definition(
-            machine, resources.substitutions(machine, deployment.function_arns)
-        )
+        definition = resources.render_definition(machine, resources.substitutions(machine, deployment.function_arns))
         if adapt_definition is not None:  # an emulator's known parser gaps (see localcloud.compat)
             definition = adapt_definition(definition)
         if name in existing:
             sfn.update_state_machine(stateMachineArn=existing[name], definition=definition, roleArn=role_arn)
             deployment.state_machine_arns[machine.workflow] = existing[name]
         else:
-            arn = sfn.create_state_machine(name=name, definition=definition, roleArn=role_arn,
-                                           type=machine.type)["stateMachineArn"]
+            arn = sfn.create_state_machine(name=name, definition=definition, roleArn=role_arn, type=machine.type)[
+                "stateMachineArn"
+            ]
             deployment.state_machine_arns[machine.workflow] = arn
 
     # Second pass: the functions learn the state machine ARNs (the dispatcher starts executions).
     for spec in specs:
-        lam.update_function_configuration(FunctionName=spec.physical_name(stage),
-                                          Environment={"Variables": env_for(spec)})
+        lam.update_function_configuration(
+            FunctionName=spec.physical_name(stage), Environment={"Variables": env_for(spec)}
+        )
 
     # Fixed rules (the outbox drain) from the description; the schedule rules (`sched-*`) from the workflows
     # table, through the same reconciliation the API runs after a workflow changes.
@@ -125,8 +146,12 @@ def deploy(clients: dict[str, Any], *, stage: str = "local", environment: dict[s
     schedule_prefix = rule_prefix(stage)
     for rule in resources.rules():
         rule_name = f"{resources.APP_NAME}-{stage}-{rule.name}"
-        events.put_rule(Name=rule_name, ScheduleExpression=rule.schedule_expression, State="ENABLED",
-                        Description=rule.description[:512])
+        events.put_rule(
+            Name=rule_name,
+            ScheduleExpression=rule.schedule_expression,
+            State="ENABLED",
+            Description=rule.description[:512],
+        )
         target: dict[str, Any] = {"Id": rule.target_function, "Arn": deployment.function_arns[rule.target_function]}
         if rule.input is not None:
             target["Input"] = rule.input
@@ -135,8 +160,12 @@ def deploy(clients: dict[str, Any], *, stage: str = "local", environment: dict[s
         events.put_targets(Rule=rule_name, Targets=[target])
         deployment.rule_names.append(rule_name)
     if reconcile_schedules:
-        reconciled = reconcile_rules(stage=stage, dispatch_arn=deployment.function_arns["dispatch"], events=events,
-                                     machines=deployment.state_machine_arns)
+        reconciled = reconcile_rules(
+            stage=stage,
+            dispatch_arn=deployment.function_arns["dispatch"],
+            events=events,
+            machines=deployment.state_machine_arns,
+        )
         deployment.rule_names += reconciled["created"] + reconciled["updated"] + reconciled["unchanged"]
     # Rules of this stage that the description no longer has are removed (schedules changed).
     prefix = f"{resources.APP_NAME}-{stage}-"

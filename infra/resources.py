@@ -96,13 +96,15 @@ def functions(stage: str = "local") -> list[FunctionSpec]:
     specs = []
     for fn in app.pure_lambda_functions:
         config = Config(chalice_stage=stage, function_name=fn.name, config_from_disk=disk)
-        specs.append(FunctionSpec(
-            name=fn.name,
-            handler=fn.handler_string,
-            timeout=int(config.lambda_timeout),
-            memory=int(config.lambda_memory_size),
-            environment=dict(config.environment_variables),
-        ))
+        specs.append(
+            FunctionSpec(
+                name=fn.name,
+                handler=fn.handler_string,
+                timeout=int(config.lambda_timeout),
+                memory=int(config.lambda_memory_size),
+                environment=dict(config.environment_variables),
+            )
+        )
     return specs
 
 
@@ -128,10 +130,12 @@ def rules() -> list[RuleSpec]:
     """The fixed rules every stage has (the outbox drain and watchdog). The workflows' schedule rules
     (`sched-*`) are not here: `chalicelib.services.scheduling.reconcile_rules` derives them from the
     workflows table at run time."""
-    return [RuleSpec(
-        name="outbox-drain",
-        schedule_expression="rate(1 minute)",
-        target_function="publish_events",
-        description="Publishes any event left in the outbox (after the watchdog stopped overdue runs)",
-        input='{"source": "schedule"}',
-    )]
+    return [
+        RuleSpec(
+            name="outbox-drain",
+            schedule_expression="rate(1 minute)",
+            target_function="publish_events",
+            description="Publishes any event left in the outbox (after the watchdog stopped overdue runs)",
+            input='{"source": "schedule"}',
+        )
+    ]

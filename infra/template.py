@@ -33,8 +33,10 @@ def _state_machine_name(machine: resources.StateMachineSpec) -> dict[str, Any]:
 
 
 def _state_machine_arn(machine: resources.StateMachineSpec) -> dict[str, Any]:
-    return {"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:"
-                       f"{resources.APP_NAME}-${{AWS::StackName}}-{machine.workflow}"}
+    return {
+        "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:"
+        f"{resources.APP_NAME}-${{AWS::StackName}}-{machine.workflow}"
+    }
 
 
 def render(stage: str = "prod") -> dict[str, Any]:
@@ -42,44 +44,91 @@ def render(stage: str = "prod") -> dict[str, Any]:
     by_name = {f.name: f for f in functions}
     machines = resources.state_machines()
     template_resources: dict[str, Any] = {
-        MANIFEST_BUCKET: {"Type": "AWS::S3::Bucket", "Properties": {
-            "LifecycleConfiguration": {"Rules": [{"Id": "expire-manifests", "Status": "Enabled",
-                                                  "ExpirationInDays": 14, "Prefix": "manifests/"}]}}},
-        STATE_MACHINE_ROLE: {"Type": "AWS::IAM::Role", "Properties": {
-            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
-            "Policies": [{"PolicyName": "run-daily-operations", "PolicyDocument": {"Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Action": "lambda:InvokeFunction",
-                     "Resource": [_function_arn(f) for f in functions]},
-                    {"Effect": "Allow", "Action": "s3:GetObject",
-                     "Resource": {"Fn::Sub": f"${{{MANIFEST_BUCKET}.Arn}}/manifests/*"}},
-                    # The Distributed Map starts and stops its child executions.
-                    {"Effect": "Allow", "Action": ["states:StartExecution", "states:DescribeExecution",
-                                                   "states:StopExecution"],
-                     "Resource": [_state_machine_arn(m) for m in machines]
-                     + [{"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
-                                    f"{resources.APP_NAME}-${{AWS::StackName}}-{m.workflow}/*"} for m in machines]},
-                ]}}]}},
+        MANIFEST_BUCKET: {
+            "Type": "AWS::S3::Bucket",
+            "Properties": {
+                "LifecycleConfiguration": {
+                    "Rules": [
+                        {"Id": "expire-manifests", "Status": "Enabled", "ExpirationInDays": 14, "Prefix": "manifests/"}
+                    ]
+                }
+            },
+        },
+        STATE_MACHINE_ROLE: {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "states.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+                "Policies": [
+                    {
+                        "PolicyName": "run-daily-operations",
+                        "PolicyDocument": {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Effect": "Allow",
+                                    "Action": "lambda:InvokeFunction",
+                                    "Resource": [_function_arn(f) for f in functions],
+                                },
+                                {
+                                    "Effect": "Allow",
+                                    "Action": "s3:GetObject",
+                                    "Resource": {"Fn::Sub": f"${{{MANIFEST_BUCKET}.Arn}}/manifests/*"},
+                                },
+                                # The Distributed Map starts and stops its child executions.
+                                {
+                                    "Effect": "Allow",
+                                    "Action": [
+                                        "states:StartExecution",
+                                        "states:DescribeExecution",
+                                        "states:StopExecution",
+                                    ],
+                                    "Resource": [_state_machine_arn(m) for m in machines]
+                                    + [
+                                        {
+                                            "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
+                                            f"{resources.APP_NAME}-${{AWS::StackName}}-{m.workflow}/*"
+                                        }
+                                        for m in machines
+                                    ],
+                                },
+                            ],
+                        },
+                    }
+                ],
+            },
+        },
     }
     outputs: dict[str, Any] = {}
     for machine in machines:
         placeholders = sorted(machine.placeholders())
         substitutions = {name: _function_arn(by_name[_function_of(name, by_name)]) for name in placeholders}
-        template_resources[machine.logical_id] = {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
-            "StateMachineName": _state_machine_name(machine),
-            "StateMachineType": machine.type,
-            "DefinitionString": machine.definition(),
-            "DefinitionSubstitutions": substitutions,
-            "RoleArn": {"Fn::GetAtt": [STATE_MACHINE_ROLE, "Arn"]},
-        }}
+        template_resources[machine.logical_id] = {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {
+                "StateMachineName": _state_machine_name(machine),
+                "StateMachineType": machine.type,
+                "DefinitionString": machine.definition(),
+                "DefinitionSubstitutions": substitutions,
+                "RoleArn": {"Fn::GetAtt": [STATE_MACHINE_ROLE, "Arn"]},
+            },
+        }
         outputs[machine.logical_id + "Arn"] = {"Value": {"Ref": machine.logical_id}}
 
     wiring = {m.arn_env_var: _state_machine_arn(m) for m in machines}
     wiring["MANIFEST_BUCKET"] = {"Ref": MANIFEST_BUCKET}
     wiring["DISPATCH_FUNCTION_ARN"] = {
         "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
-                   f"{by_name['dispatch'].physical_name(stage)}"}
+        f"{by_name['dispatch'].physical_name(stage)}"
+    }
     # Merged into the function resources `chalice package` generates (same logical ids); the API
     # handler starts executions and reconciles rules too.
     for logical_id in [*(spec.logical_id for spec in functions), "APIHandler"]:
@@ -91,13 +140,24 @@ def render(stage: str = "prod") -> dict[str, Any]:
             target["Input"] = rule.input
         if rule.input_transformer is not None:
             target["InputTransformer"] = rule.input_transformer
-        template_resources[rule.logical_id] = {"Type": "AWS::Events::Rule", "Properties": {
-            "Description": rule.description[:512], "ScheduleExpression": rule.schedule_expression,
-            "State": "ENABLED", "Targets": [target]}}
-        template_resources[rule.logical_id + "Permission"] = {"Type": "AWS::Lambda::Permission", "Properties": {
-            "Action": "lambda:InvokeFunction", "Principal": "events.amazonaws.com",
-            "FunctionName": {"Ref": by_name[rule.target_function].logical_id},
-            "SourceArn": {"Fn::GetAtt": [rule.logical_id, "Arn"]}}}
+        template_resources[rule.logical_id] = {
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "Description": rule.description[:512],
+                "ScheduleExpression": rule.schedule_expression,
+                "State": "ENABLED",
+                "Targets": [target],
+            },
+        }
+        template_resources[rule.logical_id + "Permission"] = {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "Principal": "events.amazonaws.com",
+                "FunctionName": {"Ref": by_name[rule.target_function].logical_id},
+                "SourceArn": {"Fn::GetAtt": [rule.logical_id, "Arn"]},
+            },
+        }
     return {"Resources": template_resources, "Outputs": outputs}
 
 

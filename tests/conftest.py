@@ -33,7 +33,9 @@ def pg_url() -> Iterator[str]:
     """A fresh Postgres database for this test session."""
     import sqlalchemy as sa
 
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)  # survives the chaos restart
+    admin = sa.create_engine(
+        PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True
+    )  # survives the chaos restart
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)'))
         conn.execute(sa.text(f'CREATE DATABASE "{PG_TEST_DB}"'))

@@ -35,18 +35,21 @@ def apply_rules(events: Any, wanted: list[ScheduleRule], *, prefix: str, dispatc
         current = existing.pop(rule.name, None)
         if current is not None:
             targets = events.list_targets_by_rule(Rule=rule.name)["Targets"]
-            same = (current.get("ScheduleExpression") == rule.schedule_expression
-                    and current.get("State") == "ENABLED"
-                    and current.get("Description", "") == rule.description
-                    and [_target_view(t) for t in targets] == [_target_view(target)])
+            same = (
+                current.get("ScheduleExpression") == rule.schedule_expression
+                and current.get("State") == "ENABLED"
+                and current.get("Description", "") == rule.description
+                and [_target_view(t) for t in targets] == [_target_view(target)]
+            )
             if same:
                 result["unchanged"].append(rule.name)
                 continue
             stale = [t["Id"] for t in targets if t["Id"] != rule.target_id]
             if stale:
                 events.remove_targets(Rule=rule.name, Ids=stale)
-        events.put_rule(Name=rule.name, ScheduleExpression=rule.schedule_expression, State="ENABLED",
-                        Description=rule.description)
+        events.put_rule(
+            Name=rule.name, ScheduleExpression=rule.schedule_expression, State="ENABLED", Description=rule.description
+        )
         events.put_targets(Rule=rule.name, Targets=[target])
         result["created" if current is None else "updated"].append(rule.name)
     for name in sorted(existing):
@@ -57,14 +60,20 @@ def apply_rules(events: Any, wanted: list[ScheduleRule], *, prefix: str, dispatc
 
 def _target_view(target: dict[str, Any]) -> tuple[Any, ...]:
     transformer = target.get("InputTransformer") or {}
-    return (target.get("Id"), target.get("Arn"), json.dumps(transformer.get("InputPathsMap"), sort_keys=True),
-            transformer.get("InputTemplate"))
-
+    return (
+        target.get("Id"),
+        target.get("Arn"),
+        json.dumps(transformer.get("InputPathsMap"), sort_keys=True),
+        transformer.get("InputTemplate"),
+    )
 
 
 def rule_names(events: Any, prefix: str) -> list[str]:
-    return [rule["Name"] for page in events.get_paginator("list_rules").paginate(NamePrefix=prefix)
-            for rule in page["Rules"]]
+    return [
+        rule["Name"]
+        for page in events.get_paginator("list_rules").paginate(NamePrefix=prefix)
+        for rule in page["Rules"]
+    ]
 
 
 def delete_rule(events: Any, name: str) -> None:

@@ -12,6 +12,11 @@ from chalicelib.errors import LockUnavailableError
 from chalicelib.settings import get_settings
 
 
+def _text(value: bytes | str | None) -> str | None:
+    """The client answers bytes (no decode_responses): lock values are ASCII tokens."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 @dataclass(frozen=True)
 class Lock:
     key: str
@@ -49,7 +54,7 @@ class RunLocks:
             value = self._client.get(key)
         except redis.RedisError as exc:
             raise LockUnavailableError(f"Redis unreachable: {exc}") from exc
-        return value.decode() if value is not None else None
+        return _text(value)
 
     def current_fence(self, key: str) -> int:
         """The last fencing number handed out for the lock (0 if never taken)."""
@@ -76,12 +81,19 @@ class RunLocks:
                 holder = self._client.get(key)
                 if holder is None:
                     continue
-                workflow, _, scope = key[len(prefix):].partition(":")
+                workflow, _, scope = key[len(prefix) :].partition(":")
                 ttl = self._client.pttl(key)
                 fence = self._client.get(f"{key}:fence")
-                held.append({"key": key, "workflow_name": workflow, "scope": scope, "holder": holder.decode(),
-                             "ttl_ms": ttl if ttl is not None and ttl >= 0 else None,
-                             "fencing_token": int(fence) if fence is not None else None})
+                held.append(
+                    {
+                        "key": key,
+                        "workflow_name": workflow,
+                        "scope": scope,
+                        "holder": _text(holder),
+                        "ttl_ms": ttl if ttl is not None and ttl >= 0 else None,
+                        "fencing_token": int(fence) if fence is not None else None,
+                    }
+                )
         except redis.RedisError as exc:
             raise LockUnavailableError(f"Redis unreachable: {exc}") from exc
         return sorted(held, key=lambda lock: str(lock["key"]))
@@ -154,7 +166,7 @@ class DispatchLocks:
             value, ttl = pipe.execute()
         except redis.RedisError as exc:
             raise LockUnavailableError(f"Redis unreachable: {exc}") from exc
-        return (value.decode() if value is not None else None), max(int(ttl or 0), 0)
+        return _text(value), max(int(ttl or 0), 0)
 
     def release(self, lease: DispatchLease) -> bool:
         try:

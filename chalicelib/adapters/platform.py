@@ -96,12 +96,14 @@ class ServiceSemaphore:
             while not self._script(keys=[key], args=[int(time.time() * 1000), lease_ms, limit, holder]):
                 if time.monotonic() >= deadline:
                     raise TransientServiceError(
-                        f"{service} service: {limit} concurrent calls already in flight (limit reached)")
+                        f"{service} service: {limit} concurrent calls already in flight (limit reached)"
+                    )
                 time.sleep(delay)
                 delay = min(delay * 2, 0.1)
         except (redis.RedisError, LockUnavailableError) as exc:
-            get_logger().warning("service concurrency not bounded: Redis unavailable",
-                                 extra={"service": service, "error": str(exc)})
+            get_logger().warning(
+                "service concurrency not bounded: Redis unavailable", extra={"service": service, "error": str(exc)}
+            )
             yield
             return
         try:
@@ -114,8 +116,13 @@ class ServiceSemaphore:
 class PlatformClient:
     """One method per platform call. Raises TransientServiceError (retry) or PermanentServiceError."""
 
-    def __init__(self, *, settings: Settings | None = None, client: httpx.Client | None = None,
-                 semaphore: ServiceSemaphore | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        client: httpx.Client | None = None,
+        semaphore: ServiceSemaphore | None = None,
+    ) -> None:
         self._settings = settings or get_settings()
         self._client = client or httpx.Client(
             timeout=httpx.Timeout(self._settings.platform_timeout_seconds),

@@ -55,8 +55,14 @@ class CachedResult:
 class StepResultCache:
     """`get` a finished result, `claim` the right to run, `store` the result, `release` on failure."""
 
-    def __init__(self, *, client: redis.Redis | None = None, prefix: str | None = None,
-                 ttl_seconds: int | None = None, in_progress_ttl_seconds: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        client: redis.Redis | None = None,
+        prefix: str | None = None,
+        ttl_seconds: int | None = None,
+        in_progress_ttl_seconds: int | None = None,
+    ) -> None:
         settings = get_settings()
         self._client = client if client is not None else get_redis()
         self._prefix = prefix or settings.redis_key_prefix
@@ -136,7 +142,8 @@ def run_once(key: StepKey, work: Any, *, cache: StepResultCache | None = None) -
         token = cache.claim(key)  # the twin gave up (failed) or its marker expired
         if token is None:
             raise TransientServiceError(
-                f"{key.step_name} for tenant {key.tenant_id} is still running in another invocation")
+                f"{key.step_name} for tenant {key.tenant_id} is still running in another invocation"
+            )
     try:
         summary, message = work()
     except BaseException:

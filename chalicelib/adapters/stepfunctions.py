@@ -66,8 +66,7 @@ def get_probe_client() -> SFNClient:
     """A client that answers fast or fails (health checks): short timeouts, no retries."""
     from botocore.config import Config
 
-    return boto3.client("stepfunctions", config=Config(connect_timeout=2, read_timeout=3,
-                                                       retries={"max_attempts": 1}))
+    return boto3.client("stepfunctions", config=Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 1}))
 
 
 def describe_state_machine(arn: str | None) -> str:

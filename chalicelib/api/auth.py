@@ -88,11 +88,16 @@ class HS256Verifier:
     def verify(self, token: str) -> Principal:
         import jwt
 
-        options: dict[str, Any] = {"require": ["exp", "sub"]}
+        options: Any = {"require": ["exp", "sub"]}  # jwt's Options TypedDict
         try:
             claims = jwt.decode(
-                token, self._secret, algorithms=["HS256"], options=options, leeway=self._leeway,
-                issuer=self._issuer or None, audience=self._audience or None,
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                options=options,
+                leeway=self._leeway,
+                issuer=self._issuer or None,
+                audience=self._audience or None,
             )
         except jwt.ExpiredSignatureError:
             raise unauthenticated("token expired") from None
@@ -143,8 +148,12 @@ def get_verifier(settings: Settings | None = None) -> Verifier:
 @lru_cache(maxsize=8)
 def _verifier_for(settings: Settings) -> Verifier:
     if settings.auth_verifier == "hs256":
-        return HS256Verifier(settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-                             leeway=settings.jwt_leeway_seconds)
+        return HS256Verifier(
+            settings.jwt_secret,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            leeway=settings.jwt_leeway_seconds,
+        )
     module_name, _, attr = settings.auth_verifier.partition(":")
     if not attr:
         raise ValueError(f"AUTH_VERIFIER: expected 'hs256' or 'package.module:factory', got {settings.auth_verifier!r}")
@@ -187,8 +196,11 @@ def require_enterprise_member(
     by_id = {t.id: t for t in tenants()}
     parent = by_id.get(parent_tenant_id)
     caller = by_id.get(principal.tenant_id or "")
-    member = caller is not None and parent is not None and (
-        caller.id == parent.id or getattr(caller, "parent_tenant_id", None) == parent.id)
+    member = (
+        caller is not None
+        and parent is not None
+        and (caller.id == parent.id or getattr(caller, "parent_tenant_id", None) == parent.id)
+    )
     if not member:
         raise AuthError(404, "not_found", f"tenant {parent_tenant_id} not found")
     if getattr(parent, "subscription_tier", None) != "enterprise":

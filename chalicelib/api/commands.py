@@ -30,8 +30,19 @@ from chalicelib.db.workflows import all_workflows
 from chalicelib.db.workflows import get_workflow as get_workflow_row
 
 RETRYABLE = ("failed", "completed_with_failures", "cancelled")
-NON_NULLABLE = {"workflow_type", "cron_expression", "timezone", "enabled", "steps", "max_execution_time_seconds",
-                "max_retries", "retry_delay_seconds", "holiday_policy", "catchup_policy", "catchup_window_seconds"}
+NON_NULLABLE = {
+    "workflow_type",
+    "cron_expression",
+    "timezone",
+    "enabled",
+    "steps",
+    "max_execution_time_seconds",
+    "max_retries",
+    "retry_delay_seconds",
+    "holiday_policy",
+    "catchup_policy",
+    "catchup_window_seconds",
+}
 _RETRY_SUFFIX = re.compile(r"-retry(\d+)$")
 
 
@@ -59,8 +70,11 @@ def _check_definition(workflow: Workflow | None, changes: dict[str, Any]) -> Non
     """Cross-field rules of the schedule (cron + holiday policy + weekend cron), as the scheduler reads them."""
     from chalicelib.domain.workflows import validate_definition
 
-    merged = {k: getattr(workflow, k) for k in ("cron_expression", "holiday_policy", "weekend_cron")} \
-        if workflow is not None else {}
+    merged = (
+        {k: getattr(workflow, k) for k in ("cron_expression", "holiday_policy", "weekend_cron")}
+        if workflow is not None
+        else {}
+    )
     merged.update({k: v for k, v in changes.items() if k not in ("name", "description", "enabled", "steps")})
     try:
         validate_definition(merged)
@@ -71,17 +85,31 @@ def _check_definition(workflow: Workflow | None, changes: dict[str, Any]) -> Non
 
 def workflow_view(w: Workflow) -> dict[str, Any]:
     return {
-        "id": str(w.id), "name": w.name, "description": w.description, "workflow_type": w.workflow_type,
-        "cron_expression": w.cron_expression, "timezone": w.timezone, "enabled": w.enabled,
-        "steps": list(w.steps or []), "max_execution_time_seconds": w.max_execution_time_seconds,
-        "max_retries": w.max_retries, "retry_delay_seconds": w.retry_delay_seconds,
-        "holiday_policy": w.holiday_policy, "weekend_cron": w.weekend_cron, "catchup_policy": w.catchup_policy,
-        "catchup_window_seconds": w.catchup_window_seconds, "deployed": machine_for(w) is not None,
+        "id": str(w.id),
+        "name": w.name,
+        "description": w.description,
+        "workflow_type": w.workflow_type,
+        "cron_expression": w.cron_expression,
+        "timezone": w.timezone,
+        "enabled": w.enabled,
+        "steps": list(w.steps or []),
+        "max_execution_time_seconds": w.max_execution_time_seconds,
+        "max_retries": w.max_retries,
+        "retry_delay_seconds": w.retry_delay_seconds,
+        "holiday_policy": w.holiday_policy,
+        "weekend_cron": w.weekend_cron,
+        "catchup_policy": w.catchup_policy,
+        "catchup_window_seconds": w.catchup_window_seconds,
+        "deployed": machine_for(w) is not None,
         "last_execution_id": str(w.last_execution_id) if w.last_execution_id else None,
-        "last_execution_at": aware(w.last_execution_at), "last_status": w.last_status,
-        "last_duration_seconds": w.last_duration_seconds, "consecutive_failures": w.consecutive_failures,
-        "total_executions": w.total_executions, "successful_executions": w.successful_executions,
-        "failed_executions": w.failed_executions, "created_at": aware(w.created_at),
+        "last_execution_at": aware(w.last_execution_at),
+        "last_status": w.last_status,
+        "last_duration_seconds": w.last_duration_seconds,
+        "consecutive_failures": w.consecutive_failures,
+        "total_executions": w.total_executions,
+        "successful_executions": w.successful_executions,
+        "failed_executions": w.failed_executions,
+        "created_at": aware(w.created_at),
         "updated_at": aware(w.updated_at),
     }
 
@@ -114,8 +142,9 @@ def _changes(body: WorkflowUpdate | Any) -> dict[str, Any]:
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     for name, value in changes.items():
         if value is None and name in NON_NULLABLE:
-            raise bad_request(f"{name}: may not be null (leave it out to keep the current value)", name,
-                              "validation_error")
+            raise bad_request(
+                f"{name}: may not be null (leave it out to keep the current value)", name, "validation_error"
+            )
     return changes
 
 
@@ -214,14 +243,19 @@ def execute(ident: str, body: ExecuteRequest) -> dict[str, Any]:
         known = _tenants_by_id()
         unknown = [t for t in tenant_ids if t not in known]
         if unknown:
-            raise ApiError(422, "unknown_tenant", f"tenant_ids: unknown tenants {', '.join(unknown[:10])}",
-                           "tenant_ids")
+            raise ApiError(
+                422, "unknown_tenant", f"tenant_ids: unknown tenants {', '.join(unknown[:10])}", "tenant_ids"
+            )
         scopes = {}
         for tenant_id in tenant_ids:
             tz = known[tenant_id].timezone
             if body.scope is not None and tz != body.scope:
-                raise ApiError(422, "tenant_not_in_scope", f"tenant_ids: tenant {tenant_id} is in {tz}, "
-                               f"not in scope {body.scope}", "tenant_ids")
+                raise ApiError(
+                    422,
+                    "tenant_not_in_scope",
+                    f"tenant_ids: tenant {tenant_id} is in {tz}, not in scope {body.scope}",
+                    "tenant_ids",
+                )
             scopes.setdefault(tz, []).append(tenant_id)  # type: ignore[union-attr]
     else:
         scopes = {body.scope or default_tz: None}
@@ -229,17 +263,26 @@ def execute(ident: str, body: ExecuteRequest) -> dict[str, Any]:
     for scope, ids in sorted(scopes.items()):
         run_date = body.run_date or _local_today(scope)
         try:
-            runs.append(_start(name, scope, run_date, trigger="manual", tenant_ids=ids, name_suffix="manual",
-                               state_machine=machine))
+            runs.append(
+                _start(
+                    name, scope, run_date, trigger="manual", tenant_ids=ids, name_suffix="manual", state_machine=machine
+                )
+            )
         except ValueError as exc:
             raise bad_request(str(exc), "run_date") from None
     if not any(r["outcome"] == "started" for r in runs):
         first = runs[0]
         if first["outcome"] == "already_done":
-            raise conflict("already_done", f"{first['execution_name']} already ran ({first.get('status')}); "
-                           "retry it from failure instead", "run_date")
-        raise conflict("already_running", f"{first['execution_name']}: a run of {name} in {first['scope']} is "
-                       f"in progress ({first['outcome']}, held by {first.get('held_by') or first['execution_name']})")
+            raise conflict(
+                "already_done",
+                f"{first['execution_name']} already ran ({first.get('status')}); retry it from failure instead",
+                "run_date",
+            )
+        raise conflict(
+            "already_running",
+            f"{first['execution_name']}: a run of {name} in {first['scope']} is "
+            f"in progress ({first['outcome']}, held by {first.get('held_by') or first['execution_name']})",
+        )
     return {"workflow_name": name, "runs": runs}
 
 
@@ -250,9 +293,9 @@ def _retry_suffix(session: Session, original: dict[str, Any]) -> str:
 
     base = _RETRY_SUFFIX.sub("", original["execution_name"])
     plain = execution_name(original["workflow_name"], original["scope"], original["run_date"])
-    own_suffix = base[len(plain) + 1:] if base.startswith(plain + "-") else ""
+    own_suffix = base[len(plain) + 1 :] if base.startswith(plain + "-") else ""
     names = session.scalars(select(Execution.execution_name).where(Execution.execution_name.like(f"{base}-retry%")))
-    numbers = [int(m.group(1)) for n in names if (m := _RETRY_SUFFIX.search(n)) and n[:m.start()] == base]
+    numbers = [int(m.group(1)) for n in names if (m := _RETRY_SUFFIX.search(n)) and n[: m.start()] == base]
     retry = f"retry{max(numbers, default=0) + 1}"
     return f"{own_suffix}-{retry}" if own_suffix else retry
 
@@ -272,30 +315,57 @@ def retry(execution_id: str, principal: Any, body: RetryRequest) -> dict[str, An
             raise ApiError(exc.status, exc.code, exc.message)
         if original["status"] not in RETRYABLE:
             code = "execution_running" if original["status"] in ("running", "pending") else "nothing_to_retry"
-            raise conflict(code, f"execution {original['execution_name']} is {original['status']}: "
-                           f"only {', '.join(RETRYABLE)} executions can be retried", "execution_id")
+            raise conflict(
+                code,
+                f"execution {original['execution_name']} is {original['status']}: "
+                f"only {', '.join(RETRYABLE)} executions can be retried",
+                "execution_id",
+            )
         failed = original["failed_tenants"]
         if scope_tenant is not None:
             if failed and scope_tenant not in failed:
-                raise conflict("nothing_to_retry", f"tenant {scope_tenant} did not fail in "
-                               f"{original['execution_name']}", "execution_id")
+                raise conflict(
+                    "nothing_to_retry",
+                    f"tenant {scope_tenant} did not fail in {original['execution_name']}",
+                    "execution_id",
+                )
             failed = [scope_tenant]
         if body.tenant_ids is not None:
             outside = sorted(set(body.tenant_ids) - set(failed)) if failed else []
             if outside:
-                raise ApiError(422, "tenant_not_failed", f"tenant_ids: these tenants did not fail in "
-                               f"{original['execution_name']}: {', '.join(outside[:10])}", "tenant_ids")
+                raise ApiError(
+                    422,
+                    "tenant_not_failed",
+                    f"tenant_ids: these tenants did not fail in "
+                    f"{original['execution_name']}: {', '.join(outside[:10])}",
+                    "tenant_ids",
+                )
             failed = sorted(set(body.tenant_ids))
         suffix = _retry_suffix(session, original)
     # No failed tenant recorded (the run itself broke before the tenants): re-run all of its tenants.
     tenant_ids = failed or None
-    outcome = _start(original["workflow_name"], original["scope"], original["run_date"], trigger="retry",
-                     tenant_ids=tenant_ids, name_suffix=suffix, retry_of=original["id"])
+    outcome = _start(
+        original["workflow_name"],
+        original["scope"],
+        original["run_date"],
+        trigger="retry",
+        tenant_ids=tenant_ids,
+        name_suffix=suffix,
+        retry_of=original["id"],
+    )
     if outcome["outcome"] != "started":
-        raise conflict("already_running", f"{outcome['execution_name']}: a run of {original['workflow_name']} in "
-                       f"{original['scope']} is in progress ({outcome['outcome']})")
-    return {"retry_of": original["id"], "execution_name": outcome["execution_name"], "outcome": outcome["outcome"],
-            "execution_arn": outcome.get("execution_arn"), "tenant_ids": tenant_ids}
+        raise conflict(
+            "already_running",
+            f"{outcome['execution_name']}: a run of {original['workflow_name']} in "
+            f"{original['scope']} is in progress ({outcome['outcome']})",
+        )
+    return {
+        "retry_of": original["id"],
+        "execution_name": outcome["execution_name"],
+        "outcome": outcome["outcome"],
+        "execution_arn": outcome.get("execution_arn"),
+        "tenant_ids": tenant_ids,
+    }
 
 
 # --- schedule -----------------------------------------------------------------------------------------------
@@ -309,17 +379,30 @@ def _scope_views(workflow_name: str, scope: str | None, after: datetime) -> list
     except InvalidInputError as exc:
         field = str(exc).partition(":")[0]
         raise bad_request(str(exc), {"workflow_name": "workflow"}.get(field, field)) from None
-    return [{"workflow_name": workflow_name, **{k: v for k, v in entry.items() if k != "calendars"},
-             "calendars": entry.get("calendars", [])} for entry in found["scopes"]]
+    return [
+        {
+            "workflow_name": workflow_name,
+            **{k: v for k, v in entry.items() if k != "calendars"},
+            "calendars": entry.get("calendars", []),
+        }
+        for entry in found["scopes"]
+    ]
 
 
 def _entry(workflow: Workflow, after: datetime) -> dict[str, Any]:
     nexts = _scope_views(workflow.name, None, after)
-    return {"workflow_name": workflow.name, "cron_expression": workflow.cron_expression,
-            "timezone": workflow.timezone, "enabled": workflow.enabled, "holiday_policy": workflow.holiday_policy,
-            "weekend_cron": workflow.weekend_cron, "catchup_policy": workflow.catchup_policy,
-            "deployed": machine_for(workflow) is not None, "scopes": [n["scope"] for n in nexts],
-            "next_runs": nexts}
+    return {
+        "workflow_name": workflow.name,
+        "cron_expression": workflow.cron_expression,
+        "timezone": workflow.timezone,
+        "enabled": workflow.enabled,
+        "holiday_policy": workflow.holiday_policy,
+        "weekend_cron": workflow.weekend_cron,
+        "catchup_policy": workflow.catchup_policy,
+        "deployed": machine_for(workflow) is not None,
+        "scopes": [n["scope"] for n in nexts],
+        "next_runs": nexts,
+    }
 
 
 def schedule(after: datetime | None = None) -> dict[str, Any]:

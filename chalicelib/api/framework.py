@@ -37,7 +37,7 @@ class ApiError(Exception):
 
 
 def error(status: int, code: str, message: str, field: str | None = None) -> Response:
-    headers = dict(JSON_HEADERS)
+    headers: dict[str, str | list[str]] = dict(JSON_HEADERS)
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="bakery-orchestrator"'
     return Response(status_code=status, body={"error": code, "message": message, "field": field}, headers=headers)
@@ -99,12 +99,12 @@ class Operation:
 OPERATIONS: list[Operation] = []
 
 
-def _field_of(err: dict[str, Any]) -> str | None:
+def _field_of(err: Any) -> str | None:
     loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
     return ".".join(loc) or None
 
 
-def _message_of(err: dict[str, Any], where: str) -> str:
+def _message_of(err: Any, where: str) -> str:
     name = _field_of(err)
     msg = str(err.get("msg", "invalid value"))
     msg = msg.removeprefix("Value error, ")
@@ -119,14 +119,14 @@ def validation_error(exc: ValidationError, where: str) -> ApiError:
     return ApiError(400, "validation_error", message, _field_of(first))
 
 
-def parse_query(model: type[BaseModel], params: dict[str, str] | None) -> BaseModel:
+def parse_query(model: type[BaseModel], params: Any) -> BaseModel:
     try:
         return model.model_validate(dict(params or {}))
     except ValidationError as exc:
         raise validation_error(exc, "query") from None
 
 
-def parse_body(model: type[BaseModel], raw: bytes | None, *, optional: bool) -> BaseModel | None:
+def parse_body(model: type[BaseModel], raw: bytes | str | None, *, optional: bool) -> BaseModel | None:
     if not raw or not raw.strip():
         if optional:
             return model.model_validate({})
@@ -191,10 +191,24 @@ def operation(
         responses: dict[int, type[BaseModel] | str] = dict(also or {})
         if response is not None:
             responses[status] = response
-        OPERATIONS.append(Operation(path=path, method=method, function=fn, summary=summary, tags=tags, auth=auth,
-                                    query=query, body=body, responses=responses, status=status, prefix=prefix,
-                                    description=description or (fn.__doc__ or "").strip(), errors=errors,
-                                    body_optional=body_optional))
+        OPERATIONS.append(
+            Operation(
+                path=path,
+                method=method,
+                function=fn,
+                summary=summary,
+                tags=tags,
+                auth=auth,
+                query=query,
+                body=body,
+                responses=responses,
+                status=status,
+                prefix=prefix,
+                description=description or (fn.__doc__ or "").strip(),
+                errors=errors,
+                body_optional=body_optional,
+            )
+        )
 
         @functools.wraps(fn)
         def view(**path_params: str) -> Response:

@@ -85,5 +85,10 @@ def leader() -> dict[str, Any]:
 
     status = leader_status()
     held = [lock for lock in status["locks"] if lock.get("held")]
-    return {"instance_id": status["instance_id"], "enabled": status["enabled"], "leader": held[0] if held else None,
-            "locks": status["locks"], "run_locks": RunLocks().held()}
+    return {
+        "instance_id": status["instance_id"],
+        "enabled": status["enabled"],
+        "leader": held[0] if held else None,
+        "locks": status["locks"],
+        "run_locks": RunLocks().held(),
+    }

@@ -33,43 +33,56 @@ class ExecutionsCollector(Collector):
             leases = readmodels.leader_leases(session, datetime.now(UTC))
             running = readmodels.running_counts(session)
 
-        executions = CounterMetricFamily("orchestrator_workflow_executions",
-                                         "Workflow executions by final or current status.",
-                                         labels=("workflow_name", "status"))
+        executions = CounterMetricFamily(
+            "orchestrator_workflow_executions",
+            "Workflow executions by final or current status.",
+            labels=("workflow_name", "status"),
+        )
         for workflow, status, count in counts:
             executions.add_metric((workflow, status), count)
         yield executions
 
-        durations = HistogramMetricFamily("orchestrator_workflow_duration_seconds",
-                                          "Duration of finished workflow executions.", labels=("workflow_name",))
+        durations = HistogramMetricFamily(
+            "orchestrator_workflow_duration_seconds",
+            "Duration of finished workflow executions.",
+            labels=("workflow_name",),
+        )
         for workflow, cumulative, count, total in histograms:
             buckets = [(floatToGoString(b), c) for b, c in zip(DURATION_BUCKETS, cumulative, strict=True)]
             durations.add_metric((workflow,), [*buckets, ("+Inf", count)], total)
         yield durations
 
-        success = GaugeMetricFamily("orchestrator_workflow_success_rate_percentage",
-                                    "Percent of finished executions that did not fail (tenant failures included).",
-                                    labels=("workflow_name",))
+        success = GaugeMetricFamily(
+            "orchestrator_workflow_success_rate_percentage",
+            "Percent of finished executions that did not fail (tenant failures included).",
+            labels=("workflow_name",),
+        )
         for workflow, rate in rates:
             success.add_metric((workflow,), rate)
         yield success
 
-        processed = CounterMetricFamily("orchestrator_tenants_processed", "Tenants processed by finished executions.",
-                                        labels=("workflow_name", "status"))
+        processed = CounterMetricFamily(
+            "orchestrator_tenants_processed",
+            "Tenants processed by finished executions.",
+            labels=("workflow_name", "status"),
+        )
         for workflow, done, failed, skipped in tenants:
             for status, value in (("completed", done), ("failed", failed), ("skipped", skipped)):
                 processed.add_metric((workflow, status), value)
         yield processed
 
-        leader = GaugeMetricFamily("orchestrator_leader_instance",
-                                   "1 for the instance whose dispatch-lock lease is current (heartbeat within its "
-                                   "TTL), else 0.", labels=("instance_id",))
+        leader = GaugeMetricFamily(
+            "orchestrator_leader_instance",
+            "1 for the instance whose dispatch-lock lease is current (heartbeat within its TTL), else 0.",
+            labels=("instance_id",),
+        )
         for instance_id, current in sorted(leases.items()):
             leader.add_metric((instance_id,), 1.0 if current else 0.0)
         yield leader
 
-        in_flight = GaugeMetricFamily("orchestrator_executions_running", "Executions running now.",
-                                      labels=("workflow_name",))
+        in_flight = GaugeMetricFamily(
+            "orchestrator_executions_running", "Executions running now.", labels=("workflow_name",)
+        )
         for workflow, count in running:
             in_flight.add_metric((workflow,), count)
         yield in_flight

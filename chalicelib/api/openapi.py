@@ -20,13 +20,22 @@ REF = "#/components/schemas/{model}"
 PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 PATH_SCHEMAS: dict[str, dict[str, Any]] = {
     "execution_id": {"type": "string", "format": "uuid"},
-    "workflow_id": {"type": "string", "minLength": 1, "maxLength": 100,
-                    "description": "the workflow's id (UUID) or its name"},
+    "workflow_id": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 100,
+        "description": "the workflow's id (UUID) or its name",
+    },
 }
-ERROR_TEXT = {400: "Invalid input (the message and `field` name the problem)", 401: "Missing, invalid or expired token",
-              403: "The token's role may not do this", 404: "Not found (or not visible to this tenant)",
-              409: "Conflicts with the current state", 422: "Well-formed but refers to what cannot be processed",
-              503: "A dependency is unavailable"}
+ERROR_TEXT = {
+    400: "Invalid input (the message and `field` name the problem)",
+    401: "Missing, invalid or expired token",
+    403: "The token's role may not do this",
+    404: "Not found (or not visible to this tenant)",
+    409: "Conflicts with the current state",
+    422: "Well-formed but refers to what cannot be processed",
+    503: "A dependency is unavailable",
+}
 
 
 def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
@@ -46,8 +55,12 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     params = []
     for name, prop in schema.get("properties", {}).items():
         prop = _without_null(prop)
-        param: dict[str, Any] = {"name": name, "in": "query", "required": name in required,
-                                 "schema": {k: v for k, v in prop.items() if k not in ("title", "description")}}
+        param: dict[str, Any] = {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": {k: v for k, v in prop.items() if k not in ("title", "description")},
+        }
         if prop.get("description"):
             param["description"] = prop["description"]
         params.append(param)
@@ -55,8 +68,10 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
 
 
 def _path_parameters(path: str) -> list[dict[str, Any]]:
-    return [{"name": name, "in": "path", "required": True, "schema": PATH_SCHEMAS.get(name, {"type": "string"})}
-            for name in PATH_PARAM.findall(path)]
+    return [
+        {"name": name, "in": "path", "required": True, "schema": PATH_SCHEMAS.get(name, {"type": "string"})}
+        for name in PATH_PARAM.findall(path)
+    ]
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -71,8 +86,7 @@ def _operation(op: Operation, refs: dict[tuple[type[BaseModel], str], dict[str, 
     if params:
         doc["parameters"] = params
     if op.body is not None:
-        doc["requestBody"] = {"required": not op.body_optional,
-                              "content": _json(refs[(op.body, "validation")])}
+        doc["requestBody"] = {"required": not op.body_optional, "content": _json(refs[(op.body, "validation")])}
     responses: dict[str, Any] = {}
     for status, model in sorted(op.responses.items()):
         if isinstance(model, str):
@@ -89,15 +103,21 @@ def _operation(op: Operation, refs: dict[tuple[type[BaseModel], str], dict[str, 
     if op.query is not None or op.body is not None or PATH_PARAM.search(op.full_path):
         errors.add(400)
     for status in sorted(errors - set(op.responses)):
-        responses[str(status)] = {"description": ERROR_TEXT.get(status, "Error"),
-                                  "content": _json(refs[(ErrorBody, "serialization")])}
+        responses[str(status)] = {
+            "description": ERROR_TEXT.get(status, "Error"),
+            "content": _json(refs[(ErrorBody, "serialization")]),
+        }
     doc["responses"] = responses
     doc["security"] = [] if op.auth == "public" else [{"bearerAuth": []}]
     if op.auth != "public":
-        doc["description"] = (doc.get("description", "") + "\n\n" + {
-            "admin": "Needs role platform_admin.",
-            "any": "Any valid token; a tenant's token sees only that tenant's executions and logs.",
-        }[op.auth]).strip()
+        doc["description"] = (
+            doc.get("description", "")
+            + "\n\n"
+            + {
+                "admin": "Needs role platform_admin.",
+                "any": "Any valid token; a tenant's token sees only that tenant's executions and logs.",
+            }[op.auth]
+        ).strip()
     return doc
 
 
@@ -115,9 +135,12 @@ def build_document() -> dict[str, Any]:
         paths.setdefault(op.full_path, {})[op.method.lower()] = _operation(op, refs)  # type: ignore[arg-type]
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Bakery orchestrator API", "version": "1.0.0",
-                 "description": "Workflows, executions, schedule, health and metrics of the bakery orchestrator. "
-                                "Errors: {\"error\": code, \"message\": ..., \"field\": ...}."},
+        "info": {
+            "title": "Bakery orchestrator API",
+            "version": "1.0.0",
+            "description": "Workflows, executions, schedule, health and metrics of the bakery orchestrator. "
+            'Errors: {"error": code, "message": ..., "field": ...}.',
+        },
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": defs.get("$defs", {}),

@@ -66,7 +66,7 @@ def _build_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=20)
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             # WAL lets readers (the API) run beside the writing steps; the busy timeout waits for the
             # writer lock instead of failing with "database is locked".
             cursor = dbapi_connection.cursor()
@@ -107,7 +107,7 @@ def database_retryable() -> Iterator[None]:
     except sa_exc.ProgrammingError as exc:
         if not any(code in str(exc.orig) for code in _UNAVAILABLE_SQLSTATES):
             raise
-        raise sa_exc.OperationalError(exc.statement, exc.params, exc.orig) from exc
+        raise sa_exc.OperationalError(exc.statement, exc.params, exc) from exc
     except ConnectionError as exc:  # ConnectionResetError, BrokenPipeError, ConnectionRefusedError
         raise sa_exc.OperationalError("database connection", None, exc) from exc
 

@@ -17,21 +17,26 @@ from chalicelib.db.sql import dialect_insert, is_postgres
 from chalicelib.errors import StaleRunError
 
 
-def register_fence(session: Session, workflow_name: str, scope: str, fencing_token: int,
-                   execution_name: str) -> None:
+def register_fence(session: Session, workflow_name: str, scope: str, fencing_token: int, execution_name: str) -> None:
     """Record that `fencing_token` was handed out for (workflow, scope); the highest number wins.
 
     Called by the dispatcher as soon as it holds the run lock and again by StartRun (idempotent), so a
     stalled older run is fenced off before the newer one writes anything.
     """
     stmt = dialect_insert(session, RunFence).values(
-        workflow_name=workflow_name, scope=scope, fencing_token=fencing_token, execution_name=execution_name,
+        workflow_name=workflow_name,
+        scope=scope,
+        fencing_token=fencing_token,
+        execution_name=execution_name,
         updated_at=datetime.now(UTC),
     )
     stmt = stmt.on_conflict_do_update(
         index_elements=["workflow_name", "scope"],
-        set_={"fencing_token": stmt.excluded.fencing_token, "execution_name": stmt.excluded.execution_name,
-              "updated_at": stmt.excluded.updated_at},
+        set_={
+            "fencing_token": stmt.excluded.fencing_token,
+            "execution_name": stmt.excluded.execution_name,
+            "updated_at": stmt.excluded.updated_at,
+        },
         where=RunFence.fencing_token < stmt.excluded.fencing_token,
     )
     session.execute(stmt)
@@ -60,4 +65,3 @@ def check_fence(session: Session, execution_id: str) -> None:
             f"run {name} holds fencing number {own} but {newest_name} took its lock over with {newest}: "
             "this run's write is refused"
         )
-

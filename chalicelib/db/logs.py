@@ -14,8 +14,15 @@ from chalicelib.db.sql import is_postgres
 from chalicelib.domain.models import step_index
 
 
-def log_row(step_name: str, message: str, *, tenant_id: str | None = None, level: str = "INFO",
-            data: dict[str, Any] | None = None, duration_ms: float | None = None) -> dict[str, Any]:
+def log_row(
+    step_name: str,
+    message: str,
+    *,
+    tenant_id: str | None = None,
+    level: str = "INFO",
+    data: dict[str, Any] | None = None,
+    duration_ms: float | None = None,
+) -> dict[str, Any]:
     """One log row as `add_logs` and `steps.record_step` take it."""
     return {
         "tenant_id": tenant_id,
@@ -47,14 +54,20 @@ def add_logs(session: Session, execution_id: str, logs: list[dict[str, Any]]) ->
     """
     if not logs:
         return
-    rows = [{"tenant_id": row.get("tenant_id"), "step_name": row["step_name"],
-             "step_index": row.get("step_index") or 0, "level": row.get("level") or "INFO",
-             "message": row["message"], "data": row.get("data"), "duration_ms": row.get("duration_ms")}
-            for row in logs]
+    rows = [
+        {
+            "tenant_id": row.get("tenant_id"),
+            "step_name": row["step_name"],
+            "step_index": row.get("step_index") or 0,
+            "level": row.get("level") or "INFO",
+            "message": row["message"],
+            "data": row.get("data"),
+            "duration_ms": row.get("duration_ms"),
+        }
+        for row in logs
+    ]
     if is_postgres(session):
-        session.execute(_INSERT_LOGS_POSTGRES,
-                        {"execution_id": execution_id, "rows": json.dumps(rows, default=str)})
+        session.execute(_INSERT_LOGS_POSTGRES, {"execution_id": execution_id, "rows": json.dumps(rows, default=str)})
         return
     exec_uuid = uuid.UUID(execution_id)
     session.execute(insert(ExecutionLog), [{"execution_id": exec_uuid, **row} for row in rows])
-

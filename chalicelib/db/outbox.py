@@ -14,8 +14,11 @@ from chalicelib.db.sql import is_postgres
 
 
 def add_event(session: Session, *, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> None:
-    session.add(OutboxEvent(event_type=event_type, routing_key=f"orchestrator.{event_type}",
-                            aggregate_id=aggregate_id, payload=payload))
+    session.add(
+        OutboxEvent(
+            event_type=event_type, routing_key=f"orchestrator.{event_type}", aggregate_id=aggregate_id, payload=payload
+        )
+    )
 
 
 def pending_batch(session: Session, limit: int) -> list[OutboxEvent]:

@@ -54,10 +54,15 @@ def visible_to(tenant_id: str) -> Any:
 
 
 def _tenant_status_condition(tenant_id: str, status: str) -> Any:
-    failed = exists().where(StepRun.execution_id == Execution.id, StepRun.tenant_id == tenant_id,
-                            StepRun.status == "failed")
-    done = exists().where(StepRun.execution_id == Execution.id, StepRun.tenant_id == tenant_id,
-                          StepRun.step_name == FINAL_STEP, StepRun.status == "completed")
+    failed = exists().where(
+        StepRun.execution_id == Execution.id, StepRun.tenant_id == tenant_id, StepRun.status == "failed"
+    )
+    done = exists().where(
+        StepRun.execution_id == Execution.id,
+        StepRun.tenant_id == tenant_id,
+        StepRun.step_name == FINAL_STEP,
+        StepRun.status == "completed",
+    )
     if status == "failed":
         return failed
     if status == "completed":
@@ -72,19 +77,18 @@ def _load_visible(session: Session, execution_id: str, tenant_id: str | None) ->
     if execution is None:
         raise LookupError(execution_id)
     if tenant_id is not None:
-        seen = session.scalar(select(visible_to(tenant_id)).select_from(Execution)
-                              .where(Execution.id == execution.id))
+        seen = session.scalar(select(visible_to(tenant_id)).select_from(Execution).where(Execution.id == execution.id))
         if not seen:
             raise LookupError(execution_id)
     return execution
 
 
 # --- views --------------------------------------------------------------------------------------------------
-def _tenant_counts(session: Session, execution_ids: list[uuid.UUID], tenant_id: str
-                   ) -> dict[uuid.UUID, dict[str, Any]]:
+def _tenant_counts(session: Session, execution_ids: list[uuid.UUID], tenant_id: str) -> dict[uuid.UUID, dict[str, Any]]:
     rows = session.execute(
-        select(StepRun.execution_id, StepRun.step_name, StepRun.status, StepRun.error_message)
-        .where(StepRun.execution_id.in_(execution_ids), StepRun.tenant_id == tenant_id)
+        select(StepRun.execution_id, StepRun.step_name, StepRun.status, StepRun.error_message).where(
+            StepRun.execution_id.in_(execution_ids), StepRun.tenant_id == tenant_id
+        )
     )
     out: dict[uuid.UUID, dict[str, Any]] = defaultdict(lambda: {"steps": {}, "error": None})
     for exec_id, step, status, message in rows:
@@ -102,8 +106,13 @@ def _tenant_status(execution_status: str, steps: dict[str, str]) -> str:
     return "running" if execution_status == "running" else "failed"
 
 
-def execution_view(execution: Execution, *, live: dict[str, int] | None = None,
-                   tenant: dict[str, Any] | None = None, retry_of: str | None = None) -> dict[str, Any]:
+def execution_view(
+    execution: Execution,
+    *,
+    live: dict[str, int] | None = None,
+    tenant: dict[str, Any] | None = None,
+    retry_of: str | None = None,
+) -> dict[str, Any]:
     view = {
         "id": str(execution.id),
         "workflow_name": execution.workflow_name,
@@ -117,9 +126,18 @@ def execution_view(execution: Execution, *, live: dict[str, int] | None = None,
         "duration_seconds": execution.duration_seconds,
         "error_message": execution.error_message,
         "retry_of": retry_of,
-        **{k: getattr(execution, k) for k in ("tenants_total", "tenants_processed", "tenants_failed",
-                                              "tenants_skipped", "steps_total", "steps_completed",
-                                              "steps_failed")},
+        **{
+            k: getattr(execution, k)
+            for k in (
+                "tenants_total",
+                "tenants_processed",
+                "tenants_failed",
+                "tenants_skipped",
+                "steps_total",
+                "steps_completed",
+                "steps_failed",
+            )
+        },
     }
     if live:
         view.update(live)
@@ -128,17 +146,28 @@ def execution_view(execution: Execution, *, live: dict[str, int] | None = None,
         status = _tenant_status(execution.status, steps)
         completed = sum(1 for s in steps.values() if s == "completed")
         failed = sum(1 for s in steps.values() if s == "failed")
-        view.update(status=status, error_message=tenant["error"], tenants_total=1,
-                    tenants_processed=int(status == "completed"), tenants_failed=int(status == "failed"),
-                    tenants_skipped=0, steps_total=len(DAILY_STEPS), steps_completed=completed, steps_failed=failed)
+        view.update(
+            status=status,
+            error_message=tenant["error"],
+            tenants_total=1,
+            tenants_processed=int(status == "completed"),
+            tenants_failed=int(status == "failed"),
+            tenants_skipped=0,
+            steps_total=len(DAILY_STEPS),
+            steps_completed=completed,
+            steps_failed=failed,
+        )
     return view
 
 
 def _retry_links(session: Session, execution_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
     if not execution_ids:
         return {}
-    rows = session.execute(select(ExecutionRetry.execution_id, ExecutionRetry.retry_of)
-                           .where(ExecutionRetry.execution_id.in_(execution_ids)))
+    rows = session.execute(
+        select(ExecutionRetry.execution_id, ExecutionRetry.retry_of).where(
+            ExecutionRetry.execution_id.in_(execution_ids)
+        )
+    )
     return {e: str(r) for e, r in rows}
 
 
@@ -180,8 +209,9 @@ def list_executions(
         query = query.where(Execution.run_date <= date_to)
     if cursor:
         started, ident = decode_cursor(cursor)
-        query = query.where(or_(Execution.started_at < started,
-                                and_(Execution.started_at == started, Execution.id < ident)))
+        query = query.where(
+            or_(Execution.started_at < started, and_(Execution.started_at == started, Execution.id < ident))
+        )
     rows = list(session.scalars(query))
     more = len(rows) > limit
     rows = rows[:limit]
@@ -191,29 +221,50 @@ def list_executions(
     items = []
     for e in rows:
         live = progress(session, str(e.id)) if e.status == "running" else None
-        items.append(execution_view(e, live=live, retry_of=links.get(e.id),
-                                    tenant=slices.get(e.id, {"steps": {}, "error": None})
-                                    if tenant_scope is not None else None))
+        items.append(
+            execution_view(
+                e,
+                live=live,
+                retry_of=links.get(e.id),
+                tenant=slices.get(e.id, {"steps": {}, "error": None}) if tenant_scope is not None else None,
+            )
+        )
     next_cursor = encode_cursor(rows[-1].started_at, rows[-1].id) if more and rows else None
     return {"executions": items, "count": len(items), "next_cursor": next_cursor}
 
 
-def execution_detail(session: Session, execution_id: str, *, tenant_scope: str | None,
-                     tenant_limit: int = 100, tenant_after: str | None = None) -> dict[str, Any]:
+def execution_detail(
+    session: Session,
+    execution_id: str,
+    *,
+    tenant_scope: str | None,
+    tenant_limit: int = 100,
+    tenant_after: str | None = None,
+) -> dict[str, Any]:
     execution = _load_visible(session, execution_id, tenant_scope)
     exec_id = execution.id
     only = [StepRun.tenant_id == tenant_scope] if tenant_scope is not None else []
     step_rows = session.execute(
-        select(StepRun.step_name,
-               func.sum(case((StepRun.status == "completed", 1), else_=0)),
-               func.sum(case((StepRun.status == "failed", 1), else_=0)))
-        .where(StepRun.execution_id == exec_id, *only).group_by(StepRun.step_name)
+        select(
+            StepRun.step_name,
+            func.sum(case((StepRun.status == "completed", 1), else_=0)),
+            func.sum(case((StepRun.status == "failed", 1), else_=0)),
+        )
+        .where(StepRun.execution_id == exec_id, *only)
+        .group_by(StepRun.step_name)
     ).all()
     order = {name: i for i, name in enumerate(DAILY_STEPS)}
-    steps = sorted(({"step_name": n, "completed": int(c or 0), "failed": int(f or 0)} for n, c, f in step_rows),
-                   key=lambda s: (order.get(s["step_name"], 99), s["step_name"]))
-    tenant_query = (select(StepRun.tenant_id).where(StepRun.execution_id == exec_id, *only)
-                    .group_by(StepRun.tenant_id).order_by(StepRun.tenant_id).limit(tenant_limit + 1))
+    steps = sorted(
+        ({"step_name": n, "completed": int(c or 0), "failed": int(f or 0)} for n, c, f in step_rows),
+        key=lambda s: (order.get(s["step_name"], 99), s["step_name"]),
+    )
+    tenant_query = (
+        select(StepRun.tenant_id)
+        .where(StepRun.execution_id == exec_id, *only)
+        .group_by(StepRun.tenant_id)
+        .order_by(StepRun.tenant_id)
+        .limit(tenant_limit + 1)
+    )
     if tenant_after:
         tenant_query = tenant_query.where(StepRun.tenant_id > tenant_after)
     tenant_ids = list(session.scalars(tenant_query))
@@ -222,38 +273,69 @@ def execution_detail(session: Session, execution_id: str, *, tenant_scope: str |
     per_tenant: dict[str, dict[str, str]] = defaultdict(dict)
     if tenant_ids:
         for tenant, step, status in session.execute(
-                select(StepRun.tenant_id, StepRun.step_name, StepRun.status)
-                .where(StepRun.execution_id == exec_id, StepRun.tenant_id.in_(tenant_ids))):
+            select(StepRun.tenant_id, StepRun.step_name, StepRun.status).where(
+                StepRun.execution_id == exec_id, StepRun.tenant_id.in_(tenant_ids)
+            )
+        ):
             per_tenant[tenant][step] = status
     tenants = []
     for tenant in tenant_ids:
         st = per_tenant[tenant]
-        failed_step = next((s for s in DAILY_STEPS if st.get(s) == "failed"),
-                           next((s for s, v in st.items() if v == "failed"), None))
-        tenants.append({"tenant_id": tenant, "status": _tenant_status(execution.status, st),
-                        "steps_completed": sum(1 for v in st.values() if v == "completed"),
-                        "steps_failed": sum(1 for v in st.values() if v == "failed"),
-                        "failed_step": failed_step, "steps": st})
-    failed = [f for f in failed_tenants(session, str(exec_id))
-              if tenant_scope is None or f["tenant_id"] == tenant_scope][:1000]
-    retry_query = (select(Execution).join(ExecutionRetry, ExecutionRetry.execution_id == Execution.id)
-                   .where(ExecutionRetry.retry_of == exec_id).order_by(Execution.started_at))
+        failed_step = next(
+            (s for s in DAILY_STEPS if st.get(s) == "failed"), next((s for s, v in st.items() if v == "failed"), None)
+        )
+        tenants.append(
+            {
+                "tenant_id": tenant,
+                "status": _tenant_status(execution.status, st),
+                "steps_completed": sum(1 for v in st.values() if v == "completed"),
+                "steps_failed": sum(1 for v in st.values() if v == "failed"),
+                "failed_step": failed_step,
+                "steps": st,
+            }
+        )
+    failed = [
+        f for f in failed_tenants(session, str(exec_id)) if tenant_scope is None or f["tenant_id"] == tenant_scope
+    ][:1000]
+    retry_query = (
+        select(Execution)
+        .join(ExecutionRetry, ExecutionRetry.execution_id == Execution.id)
+        .where(ExecutionRetry.retry_of == exec_id)
+        .order_by(Execution.started_at)
+    )
     if tenant_scope is not None:
         retry_query = retry_query.where(visible_to(tenant_scope))
     retries = [e.execution_name for e in session.scalars(retry_query)]
     live = progress(session, str(exec_id)) if execution.status == "running" else None
-    tenant_slice = _tenant_counts(session, [exec_id], tenant_scope).get(exec_id, {"steps": {}, "error": None}) \
-        if tenant_scope is not None else None
-    view = execution_view(execution, live=live, tenant=tenant_slice,
-                          retry_of=_retry_links(session, [exec_id]).get(exec_id))
-    return {"execution": view, "steps": steps, "tenants": tenants,
-            "tenants_next_cursor": tenant_ids[-1] if more and tenant_ids else None,
-            "failed_tenants": failed, "retries": retries}
+    tenant_slice = (
+        _tenant_counts(session, [exec_id], tenant_scope).get(exec_id, {"steps": {}, "error": None})
+        if tenant_scope is not None
+        else None
+    )
+    view = execution_view(
+        execution, live=live, tenant=tenant_slice, retry_of=_retry_links(session, [exec_id]).get(exec_id)
+    )
+    return {
+        "execution": view,
+        "steps": steps,
+        "tenants": tenants,
+        "tenants_next_cursor": tenant_ids[-1] if more and tenant_ids else None,
+        "failed_tenants": failed,
+        "retries": retries,
+    }
 
 
-def execution_logs(session: Session, execution_id: str, *, tenant_scope: str | None, tenant_id: str | None = None,
-                   step_name: str | None = None, level: str | None = None, limit: int = 200, after: int = 0
-                   ) -> dict[str, Any]:
+def execution_logs(
+    session: Session,
+    execution_id: str,
+    *,
+    tenant_scope: str | None,
+    tenant_id: str | None = None,
+    step_name: str | None = None,
+    level: str | None = None,
+    limit: int = 200,
+    after: int = 0,
+) -> dict[str, Any]:
     execution = _load_visible(session, execution_id, tenant_scope)
     conditions = [ExecutionLog.execution_id == execution.id]
     if tenant_scope is not None:
@@ -266,23 +348,48 @@ def execution_logs(session: Session, execution_id: str, *, tenant_scope: str | N
         conditions.append(ExecutionLog.step_name == step_name)
     if level:
         conditions.append(ExecutionLog.level == level)
-    rows = list(session.scalars(select(ExecutionLog).where(*conditions, ExecutionLog.id > after)
-                                .order_by(ExecutionLog.id).limit(limit)))
+    rows = list(
+        session.scalars(
+            select(ExecutionLog).where(*conditions, ExecutionLog.id > after).order_by(ExecutionLog.id).limit(limit)
+        )
+    )
     total = session.scalar(select(func.count()).select_from(ExecutionLog).where(*conditions)) or 0
-    logs = [{"id": r.id, "tenant_id": r.tenant_id, "step_name": r.step_name, "step_index": r.step_index,
-             "level": r.level, "message": r.message, "data": r.data if isinstance(r.data, dict) else None,
-             "duration_ms": r.duration_ms, "created_at": aware(r.created_at)} for r in rows]
-    return {"logs": logs, "count": len(logs), "total": int(total),
-            "next_cursor": logs[-1]["id"] if len(logs) == limit else None}
+    logs = [
+        {
+            "id": r.id,
+            "tenant_id": r.tenant_id,
+            "step_name": r.step_name,
+            "step_index": r.step_index,
+            "level": r.level,
+            "message": r.message,
+            "data": r.data if isinstance(r.data, dict) else None,
+            "duration_ms": r.duration_ms,
+            "created_at": aware(r.created_at),
+        }
+        for r in rows
+    ]
+    return {
+        "logs": logs,
+        "count": len(logs),
+        "total": int(total),
+        "next_cursor": logs[-1]["id"] if len(logs) == limit else None,
+    }
 
 
 def execution_for_retry(session: Session, execution_id: str, *, tenant_scope: str | None) -> dict[str, Any]:
     """What a retry needs from the original: its identity, status and the tenants that failed in it."""
     execution = _load_visible(session, execution_id, tenant_scope)
     failed = sorted({f["tenant_id"] for f in failed_tenants(session, str(execution.id))})
-    return {"id": str(execution.id), "execution_name": execution.execution_name, "status": execution.status,
-            "workflow_name": execution.workflow_name, "scope": execution.scope, "run_date": execution.run_date,
-            "failed_tenants": failed, "tenants_total": execution.tenants_total}
+    return {
+        "id": str(execution.id),
+        "execution_name": execution.execution_name,
+        "status": execution.status,
+        "workflow_name": execution.workflow_name,
+        "scope": execution.scope,
+        "run_date": execution.run_date,
+        "failed_tenants": failed,
+        "tenants_total": execution.tenants_total,
+    }
 
 
 # --- statistics ---------------------------------------------------------------------------------------------
@@ -340,48 +447,69 @@ def statistics(session: Session, *, workflow: str | None, days: int, today: date
         per_day: dict[date, list[Execution]] = defaultdict(list)
         for row in grouped[name]:
             per_day[row.run_date or aware(row.started_at).date()].append(row)  # type: ignore[union-attr]
-        workflows.append({"workflow_name": name, **_block(grouped[name]),
-                          "days": [{"date": d, **_block(per_day[d])} for d in sorted(per_day)]})
+        workflows.append(
+            {
+                "workflow_name": name,
+                **_block(grouped[name]),
+                "days": [{"date": d, **_block(per_day[d])} for d in sorted(per_day)],
+            }
+        )
     return {"since": since, "until": until, "workflows": workflows}
 
 
 # --- what the metrics expose (built into Prometheus families by the API at scrape time) --------------------------
 def execution_counts(session: Session) -> list[tuple[str, str, int]]:
     """(workflow, status, executions)."""
-    rows = session.execute(select(Execution.workflow_name, Execution.status, func.count())
-                           .group_by(Execution.workflow_name, Execution.status)
-                           .order_by(Execution.workflow_name, Execution.status))
+    rows = session.execute(
+        select(Execution.workflow_name, Execution.status, func.count())
+        .group_by(Execution.workflow_name, Execution.status)
+        .order_by(Execution.workflow_name, Execution.status)
+    )
     return [(wf, status, int(count)) for wf, status, count in rows]
 
 
-def duration_histograms(session: Session, buckets: tuple[float, ...]
-                        ) -> list[tuple[str, list[int], int, float]]:
+def duration_histograms(session: Session, buckets: tuple[float, ...]) -> list[tuple[str, list[int], int, float]]:
     """(workflow, cumulative count per bucket bound, count, sum of seconds) over finished executions."""
     bucket_cols = [func.sum(case((Execution.duration_seconds <= b, 1), else_=0)) for b in buckets]
     rows = session.execute(
-        select(Execution.workflow_name, func.count(), func.coalesce(func.sum(Execution.duration_seconds), 0.0),
-               *bucket_cols).where(Execution.duration_seconds.is_not(None))
-        .group_by(Execution.workflow_name).order_by(Execution.workflow_name))
+        select(
+            Execution.workflow_name,
+            func.count(),
+            func.coalesce(func.sum(Execution.duration_seconds), 0.0),
+            *bucket_cols,
+        )
+        .where(Execution.duration_seconds.is_not(None))
+        .group_by(Execution.workflow_name)
+        .order_by(Execution.workflow_name)
+    )
     return [(wf, [int(b or 0) for b in counts], int(count), float(total)) for wf, count, total, *counts in rows]
 
 
 def success_rates(session: Session) -> list[tuple[str, float]]:
     """(workflow, percent of finished executions that did not fail)."""
     ok = func.sum(case((Execution.status.in_(("completed", "completed_with_failures")), 1), else_=0))
-    rows = session.execute(select(Execution.workflow_name, func.count(), ok)
-                           .where(Execution.status.in_(TERMINAL_STATUSES))
-                           .group_by(Execution.workflow_name).order_by(Execution.workflow_name))
+    rows = session.execute(
+        select(Execution.workflow_name, func.count(), ok)
+        .where(Execution.status.in_(TERMINAL_STATUSES))
+        .group_by(Execution.workflow_name)
+        .order_by(Execution.workflow_name)
+    )
     return [(wf, round(100.0 * (good or 0) / count, 4) if count else 0.0) for wf, count, good in rows]
 
 
 def tenants_processed(session: Session) -> list[tuple[str, int, int, int]]:
     """(workflow, tenants processed, failed, skipped) summed over finished executions."""
     rows = session.execute(
-        select(Execution.workflow_name, func.coalesce(func.sum(Execution.tenants_processed), 0),
-               func.coalesce(func.sum(Execution.tenants_failed), 0),
-               func.coalesce(func.sum(Execution.tenants_skipped), 0))
+        select(
+            Execution.workflow_name,
+            func.coalesce(func.sum(Execution.tenants_processed), 0),
+            func.coalesce(func.sum(Execution.tenants_failed), 0),
+            func.coalesce(func.sum(Execution.tenants_skipped), 0),
+        )
         .where(Execution.status.in_(TERMINAL_STATUSES))
-        .group_by(Execution.workflow_name).order_by(Execution.workflow_name))
+        .group_by(Execution.workflow_name)
+        .order_by(Execution.workflow_name)
+    )
     return [(wf, int(p), int(f), int(s)) for wf, p, f, s in rows]
 
 
@@ -389,13 +517,18 @@ def leader_leases(session: Session, now: datetime) -> dict[str, bool]:
     """Instance id -> whether one of its dispatch-lock leases is current (heartbeat within its TTL)."""
     leases: dict[str, bool] = {}
     for instance_id, heartbeat, ttl in session.execute(
-            select(Leader.instance_id, Leader.heartbeat_at, Leader.ttl_seconds).order_by(Leader.lock_name)):
+        select(Leader.instance_id, Leader.heartbeat_at, Leader.ttl_seconds).order_by(Leader.lock_name)
+    ):
         current = (aware(heartbeat) or now) + timedelta(seconds=ttl) > now
         leases[instance_id] = leases.get(instance_id, False) or current
     return leases
 
 
 def running_counts(session: Session) -> list[tuple[str, int]]:
-    rows = session.execute(select(Execution.workflow_name, func.count()).where(Execution.status == "running")
-                           .group_by(Execution.workflow_name).order_by(Execution.workflow_name))
+    rows = session.execute(
+        select(Execution.workflow_name, func.count())
+        .where(Execution.status == "running")
+        .group_by(Execution.workflow_name)
+        .order_by(Execution.workflow_name)
+    )
     return [(wf, int(count)) for wf, count in rows]

@@ -81,9 +81,7 @@ def start_execution(
     return execution
 
 
-def set_tenant_counts(
-    session: Session, execution_id: str, *, total: int, skipped: int, steps_per_tenant: int
-) -> None:
+def set_tenant_counts(session: Session, execution_id: str, *, total: int, skipped: int, steps_per_tenant: int) -> None:
     session.execute(
         update(Execution)
         .where(Execution.id == uuid.UUID(execution_id))

@@ -13,15 +13,20 @@ from chalicelib.db.sql import aware_required, dialect_insert
 
 
 def watermarks(session: Session, workflow_name: str) -> dict[str, datetime]:
-    rows = session.execute(select(ScheduleWatermark.scope, ScheduleWatermark.watermark_at)
-                           .where(ScheduleWatermark.workflow_name == workflow_name))
+    rows = session.execute(
+        select(ScheduleWatermark.scope, ScheduleWatermark.watermark_at).where(
+            ScheduleWatermark.workflow_name == workflow_name
+        )
+    )
     return {scope: aware_required(at) for scope, at in rows}
 
 
 def advance_watermark(session: Session, workflow_name: str, scope: str, to: datetime) -> None:
     """Move the watermark forward to `to` (never back): instants before it count as handled."""
     now = datetime.now(UTC)
-    stmt = dialect_insert(session, ScheduleWatermark).values(workflow_name=workflow_name, scope=scope, watermark_at=to, updated_at=now)
+    stmt = dialect_insert(session, ScheduleWatermark).values(
+        workflow_name=workflow_name, scope=scope, watermark_at=to, updated_at=now
+    )
     stmt = stmt.on_conflict_do_update(
         index_elements=["workflow_name", "scope"],
         set_={"watermark_at": stmt.excluded.watermark_at, "updated_at": stmt.excluded.updated_at},
@@ -30,21 +35,29 @@ def advance_watermark(session: Session, workflow_name: str, scope: str, to: date
     session.execute(stmt)
 
 
-def record_leader(session: Session, lock_name: str, holder: str, fencing_token: int, ttl_seconds: int,
-                  *, acquired: bool) -> None:
+def record_leader(
+    session: Session, lock_name: str, holder: str, fencing_token: int, ttl_seconds: int, *, acquired: bool
+) -> None:
     """The `orchestrator_leader` row: who holds the dispatch lock, since when, last heartbeat, TTL."""
     now = datetime.now(UTC)
     row = session.get(Leader, lock_name)
     if row is None:
-        session.add(Leader(lock_name=lock_name, instance_id=holder, fencing_token=fencing_token, acquired_at=now,
-                           heartbeat_at=now, ttl_seconds=ttl_seconds))
+        session.add(
+            Leader(
+                lock_name=lock_name,
+                instance_id=holder,
+                fencing_token=fencing_token,
+                acquired_at=now,
+                heartbeat_at=now,
+                ttl_seconds=ttl_seconds,
+            )
+        )
         return
     if acquired:
         row.instance_id, row.fencing_token, row.acquired_at = holder, fencing_token, now
     elif row.instance_id != holder:
         return  # a late heartbeat of a lost lease never overwrites the new holder
     row.heartbeat_at, row.ttl_seconds = now, ttl_seconds
-
 
 
 def leader_rows(session: Session) -> list[Leader]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import uuid
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, select, text
+from sqlalchemy import CursorResult, case, func, select, text
 from sqlalchemy.orm import Session
 
 from chalicelib.db.fences import check_fence
@@ -37,9 +37,18 @@ def record_step(
     step reported completed twice (a retried or redelivered step) keeps one row and one log entry.
     """
     if is_postgres(session):
-        _record_step_postgres(session, execution_id, tenant_id, step_name, status=status,
-                              duration_ms=duration_ms, result=result, error_type=error_type,
-                              error_message=error_message, logs=logs or [])
+        _record_step_postgres(
+            session,
+            execution_id,
+            tenant_id,
+            step_name,
+            status=status,
+            duration_ms=duration_ms,
+            result=result,
+            error_type=error_type,
+            error_message=error_message,
+            logs=logs or [],
+        )
         return
     check_fence(session, execution_id)
     values = {
@@ -58,7 +67,7 @@ def record_step(
         set_={k: stmt.excluded[k] for k in ("status", "duration_ms", "result", "error_type", "error_message")},
         where=StepRun.status != "completed",
     )
-    written = session.execute(stmt).rowcount
+    written = cast(CursorResult[Any], session.execute(stmt)).rowcount
     if written == 0 and status == "completed":
         return  # already recorded as completed: nothing new to audit
     add_logs(session, execution_id, logs or [])
@@ -79,14 +88,19 @@ def _record_step_sql(log_rows: int) -> Any:
         f"CAST(:m{i} AS TEXT), CAST(:d{i} AS JSONB), CAST(:u{i} AS DOUBLE PRECISION))"
         for i in range(log_rows)
     )
-    logs = (f"""
+    # Only numbered placeholders and fixed SQL are interpolated; every value is a bound parameter.
+    logs = (
+        f"""
         , logs AS (
             INSERT INTO orchestrator_execution_logs
                 (execution_id, tenant_id, step_name, step_index, level, message, data, duration_ms, created_at)
             SELECT CAST(:execution_id AS UUID), v.*, clock_timestamp()
             FROM (VALUES {values}) AS v (tenant_id, step_name, step_index, level, message, data, duration_ms)
             WHERE (SELECT ok FROM fence) AND (EXISTS (SELECT 1 FROM up) OR :status <> 'completed')
-        )""" if log_rows else "")
+        )"""  # noqa: S608
+        if log_rows
+        else ""
+    )
     return text(f"""
         WITH fence AS (
             SELECT NOT EXISTS (
@@ -108,35 +122,57 @@ def _record_step_sql(log_rows: int) -> Any:
             WHERE orchestrator_step_runs.status <> 'completed'
             RETURNING 1
         ){logs}
-        SELECT (SELECT ok FROM fence)""")
+        SELECT (SELECT ok FROM fence)""")  # noqa: S608
 
 
-def _record_step_postgres(session: Session, execution_id: str, tenant_id: str, step_name: str, *,
-                          status: str, duration_ms: float | None, result: dict[str, Any] | None,
-                          error_type: str | None, error_message: str | None,
-                          logs: list[dict[str, Any]]) -> None:
+def _record_step_postgres(
+    session: Session,
+    execution_id: str,
+    tenant_id: str,
+    step_name: str,
+    *,
+    status: str,
+    duration_ms: float | None,
+    result: dict[str, Any] | None,
+    error_type: str | None,
+    error_message: str | None,
+    logs: list[dict[str, Any]],
+) -> None:
     params: dict[str, Any] = {
-        "execution_id": execution_id, "tenant_id": tenant_id, "step_name": step_name, "status": status,
-        "duration_ms": duration_ms, "result": None if result is None else json.dumps(result, default=str),
-        "error_type": error_type, "error_message": error_message,
+        "execution_id": execution_id,
+        "tenant_id": tenant_id,
+        "step_name": step_name,
+        "status": status,
+        "duration_ms": duration_ms,
+        "result": None if result is None else json.dumps(result, default=str),
+        "error_type": error_type,
+        "error_message": error_message,
     }
     for i, row in enumerate(logs):
-        params.update({f"t{i}": row.get("tenant_id"), f"s{i}": row["step_name"], f"i{i}": row.get("step_index", 0),
-                       f"l{i}": row.get("level", "INFO"), f"m{i}": row["message"],
-                       f"d{i}": None if row.get("data") is None else json.dumps(row["data"], default=str),
-                       f"u{i}": row.get("duration_ms")})
+        params.update(
+            {
+                f"t{i}": row.get("tenant_id"),
+                f"s{i}": row["step_name"],
+                f"i{i}": row.get("step_index", 0),
+                f"l{i}": row.get("level", "INFO"),
+                f"m{i}": row["message"],
+                f"d{i}": None if row.get("data") is None else json.dumps(row["data"], default=str),
+                f"u{i}": row.get("duration_ms"),
+            }
+        )
     fence_ok = session.execute(_record_step_sql(len(logs)), params).scalar()
     if not fence_ok:
         check_fence(session, execution_id)  # raises StaleRunError with the names and numbers
 
 
-def completed_step_result(session: Session, execution_id: str, tenant_id: str, step_name: str
-                          ) -> dict[str, Any] | None:
+def completed_step_result(session: Session, execution_id: str, tenant_id: str, step_name: str) -> dict[str, Any] | None:
     """The recorded result of a step the tenant completed in that execution, else None (retry from failure)."""
     row = session.execute(
         select(StepRun.result).where(
-            StepRun.execution_id == uuid.UUID(execution_id), StepRun.tenant_id == tenant_id,
-            StepRun.step_name == step_name, StepRun.status == "completed",
+            StepRun.execution_id == uuid.UUID(execution_id),
+            StepRun.tenant_id == tenant_id,
+            StepRun.step_name == step_name,
+            StepRun.status == "completed",
         )
     ).first()
     return None if row is None else (row[0] or {})
@@ -147,7 +183,8 @@ def completed_results(session: Session, execution_id: str, tenant_id: str) -> di
     results live in the database, not in the state machine's state)."""
     rows = session.execute(
         select(StepRun.step_name, StepRun.result).where(
-            StepRun.execution_id == uuid.UUID(execution_id), StepRun.tenant_id == tenant_id,
+            StepRun.execution_id == uuid.UUID(execution_id),
+            StepRun.tenant_id == tenant_id,
             StepRun.status == "completed",
         )
     )
@@ -196,9 +233,7 @@ def failed_tenants(session: Session, execution_id: str) -> list[dict[str, Any]]:
         .where(StepRun.execution_id == uuid.UUID(execution_id), StepRun.status == "failed")
         .order_by(StepRun.tenant_id, StepRun.step_name)
     )
-    return [
-        {"tenant_id": t, "step_name": s, "error_type": et, "error_message": em} for t, s, et, em in rows
-    ]
+    return [{"tenant_id": t, "step_name": s, "error_type": et, "error_message": em} for t, s, et, em in rows]
 
 
 # States of the parent execution outside the Map (Start run, List tenants, the Map itself, Finish run,
@@ -234,4 +269,3 @@ def cost_counts(session: Session, execution_id: str) -> dict[str, Any]:
         "s3_put_requests": 1,
         "s3_get_requests": 1,
     }
-

@@ -15,8 +15,9 @@ class Alert:
     data: dict[str, Any]
 
 
-def alerts_for(execution: Any, *, consecutive_failures: int, threshold: int,
-               tenants_affected: list[str]) -> list[Alert]:
+def alerts_for(
+    execution: Any, *, consecutive_failures: int, threshold: int, tenants_affected: list[str]
+) -> list[Alert]:
     """The alerts a closed execution calls for (pure: no I/O)."""
     if execution.status != "failed":
         return []
@@ -30,23 +31,26 @@ def alerts_for(execution: Any, *, consecutive_failures: int, threshold: int,
         "consecutive_failures": consecutive_failures,
     }
     affected = f" Tenants affected: {len(tenants_affected)}." if tenants_affected else ""
-    alerts = [Alert(
-        type="workflow_failed",
-        severity="critical",
-        title=f"Workflow {execution.workflow_name} failed",
-        message=f"Run {execution.execution_name} of workflow {execution.workflow_name} failed: "
-                f"{execution.error_message or 'no reason recorded'}.{affected}",
-        data=data,
-    )]
-    if consecutive_failures == threshold:  # crossed just now: one escalation, not one per failure
-        alerts.append(Alert(
-            type="workflow_consecutive_failures",
+    alerts = [
+        Alert(
+            type="workflow_failed",
             severity="critical",
-            title=f"Workflow {execution.workflow_name} failed {consecutive_failures} times in a row",
-            message=f"Workflow {execution.workflow_name} has failed {consecutive_failures} consecutive runs "
-                    f"(alert threshold {threshold}); last run {execution.execution_name}: "
-                    f"{execution.error_message or 'no reason recorded'}",
-            data={**data, "threshold": threshold},
-        ))
+            title=f"Workflow {execution.workflow_name} failed",
+            message=f"Run {execution.execution_name} of workflow {execution.workflow_name} failed: "
+            f"{execution.error_message or 'no reason recorded'}.{affected}",
+            data=data,
+        )
+    ]
+    if consecutive_failures == threshold:  # crossed just now: one escalation, not one per failure
+        alerts.append(
+            Alert(
+                type="workflow_consecutive_failures",
+                severity="critical",
+                title=f"Workflow {execution.workflow_name} failed {consecutive_failures} times in a row",
+                message=f"Workflow {execution.workflow_name} has failed {consecutive_failures} consecutive runs "
+                f"(alert threshold {threshold}); last run {execution.execution_name}: "
+                f"{execution.error_message or 'no reason recorded'}",
+                data={**data, "threshold": threshold},
+            )
+        )
     return alerts
-

@@ -69,8 +69,9 @@ def estimate_run_cost(counts: Mapping[str, Any]) -> dict[str, Any]:
     tenants = int(_non_negative("tenants", counts.get("tenants", 0)))
     transitions = int(_non_negative("state_transitions", counts.get("state_transitions", 0)))
     express: Iterable[float] = counts.get("express_durations_ms") or ()
-    express_memory = int(_non_negative("express_memory_mb", counts.get("express_memory_mb",
-                                                                        SFN_EXPRESS_MEMORY_STEP_MB)))
+    express_memory = int(
+        _non_negative("express_memory_mb", counts.get("express_memory_mb", SFN_EXPRESS_MEMORY_STEP_MB))
+    )
     invocations: Iterable[tuple[int, float]] = counts.get("lambda_invocations") or ()
     puts = int(_non_negative("s3_put_requests", counts.get("s3_put_requests", 0)))
     gets = int(_non_negative("s3_get_requests", counts.get("s3_get_requests", 0)))
@@ -116,5 +117,10 @@ def estimate_run_cost(counts: Mapping[str, Any]) -> dict[str, Any]:
 def run_cost(counts: Mapping[str, Any]) -> dict[str, Any]:
     """The estimate stored with an execution: totals and the per-tenant figure, in EUR and USD."""
     estimate = estimate_run_cost(counts)
-    return {"eur_total": estimate["eur_total"], "eur_per_tenant": estimate["eur_per_tenant"],
-            "usd_total": estimate["usd"]["total"], "usd": estimate["usd"], "billed": estimate["billed"]}
+    return {
+        "eur_total": estimate["eur_total"],
+        "eur_per_tenant": estimate["eur_per_tenant"],
+        "usd_total": estimate["usd"]["total"],
+        "usd": estimate["usd"],
+        "billed": estimate["billed"],
+    }

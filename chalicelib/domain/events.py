@@ -10,8 +10,9 @@ WORKFLOW_COMPLETED = "workflow_completed"
 WORKFLOW_FAILED = "workflow_failed"
 
 
-def completed_event(*, workflow_name: str, execution_id: str, counters: Mapping[str, int],
-                    timestamp: datetime) -> dict[str, Any]:
+def completed_event(
+    *, workflow_name: str, execution_id: str, counters: Mapping[str, int], timestamp: datetime
+) -> dict[str, Any]:
     """A run that finished (some tenants may have failed). `duration_seconds` is added when it closes."""
     return {
         "event_type": WORKFLOW_COMPLETED,
@@ -24,12 +25,20 @@ def completed_event(*, workflow_name: str, execution_id: str, counters: Mapping[
     }
 
 
-def failed_event(*, workflow_name: str, execution_id: str, counters: Mapping[str, int], error_message: str,
-                 tenants_affected: Iterable[str], timestamp: datetime) -> dict[str, Any]:
+def failed_event(
+    *,
+    workflow_name: str,
+    execution_id: str,
+    counters: Mapping[str, int],
+    error_message: str,
+    tenants_affected: Iterable[str],
+    timestamp: datetime,
+) -> dict[str, Any]:
     """A run that failed: every tenant failed, the run itself broke, or it ran past its time limit."""
     return {
-        **completed_event(workflow_name=workflow_name, execution_id=execution_id, counters=counters,
-                          timestamp=timestamp),
+        **completed_event(
+            workflow_name=workflow_name, execution_id=execution_id, counters=counters, timestamp=timestamp
+        ),
         "event_type": WORKFLOW_FAILED,
         "error_message": error_message,
         "tenants_affected": sorted(set(tenants_affected)),

@@ -129,10 +129,14 @@ class Occurrence:
         return self.local_time.replace(":", "") if schedule.many_per_day else None
 
     def as_dict(self) -> dict[str, object]:
-        return {"instant": self.instant.isoformat(), "run_date": self.run_date.isoformat(),
-                "local_time": self.local_time, "reason": self.reason,
-                "shifted_from": self.shifted_from.isoformat() if self.shifted_from else None,
-                "holiday": self.holiday}
+        return {
+            "instant": self.instant.isoformat(),
+            "run_date": self.run_date.isoformat(),
+            "local_time": self.local_time,
+            "reason": self.reason,
+            "shifted_from": self.shifted_from.isoformat() if self.shifted_from else None,
+            "holiday": self.holiday,
+        }
 
 
 @dataclass(frozen=True)
@@ -145,8 +149,12 @@ class Skipped:
     holiday: str | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {"instant": self.instant.isoformat(), "local_date": self.local_date.isoformat(),
-                "reason": self.reason, "holiday": self.holiday}
+        return {
+            "instant": self.instant.isoformat(),
+            "local_date": self.local_date.isoformat(),
+            "reason": self.reason,
+            "holiday": self.holiday,
+        }
 
 
 def evaluate_at(
@@ -176,8 +184,7 @@ def evaluate_at(
                 break
             holiday = calendar.holiday(earlier)
             earlier_expr = schedule.cron_for(earlier, calendar)
-            if holiday is not None and earlier_expr is not None and _fires_at_wall(earlier_expr, earlier,
-                                                                                  local.time()):
+            if holiday is not None and earlier_expr is not None and _fires_at_wall(earlier_expr, earlier, local.time()):
                 return Occurrence(minute, day, wall, "shifted", shifted_from=earlier, holiday=holiday)
             earlier -= timedelta(days=1)
     return None
@@ -215,8 +222,9 @@ def candidate_instants(schedule: WorkflowSchedule, tz: str, start: datetime, end
             yield utc
 
 
-def occurrences(schedule: WorkflowSchedule, tz: str, start: datetime, end: datetime,
-                calendar: Calendar = NO_HOLIDAYS) -> Iterator[Occurrence | Skipped]:
+def occurrences(
+    schedule: WorkflowSchedule, tz: str, start: datetime, end: datetime, calendar: Calendar = NO_HOLIDAYS
+) -> Iterator[Occurrence | Skipped]:
     """The decisions in [start, end), oldest first (runs and dropped instants; nothing-scheduled omitted)."""
     for instant in candidate_instants(schedule, tz, start, end):
         decision = evaluate_at(schedule, tz, instant, calendar)
@@ -224,8 +232,9 @@ def occurrences(schedule: WorkflowSchedule, tz: str, start: datetime, end: datet
             yield decision
 
 
-def next_occurrence(schedule: WorkflowSchedule, tz: str, after: datetime, calendar: Calendar = NO_HOLIDAYS,
-                    *, horizon_days: int = 800) -> tuple[Occurrence | None, list[Skipped]]:
+def next_occurrence(
+    schedule: WorkflowSchedule, tz: str, after: datetime, calendar: Calendar = NO_HOLIDAYS, *, horizon_days: int = 800
+) -> tuple[Occurrence | None, list[Skipped]]:
     """The first run strictly after `after`, and the instants dropped on the way (holidays)."""
     skipped: list[Skipped] = []
     start = _utc_minute(after) + _MINUTE
@@ -251,7 +260,8 @@ def _offsets_and_transitions(tz: str, start: datetime, days: int) -> tuple[set[t
     previous = None
     for step in range(days * 4 + 1):
         offset = (start + timedelta(hours=6 * step)).astimezone(local_zone).utcoffset()
-        assert offset is not None
+        if offset is None:  # an aware datetime always has one
+            raise ScheduleError(f"timezone {tz!r} gives no UTC offset")
         offsets.add(offset)
         if previous is not None and offset != previous:
             transitions.append((start + timedelta(hours=6 * step)).astimezone(local_zone).date())
@@ -259,8 +269,9 @@ def _offsets_and_transitions(tz: str, start: datetime, days: int) -> tuple[set[t
     return offsets, transitions
 
 
-def utc_rule_times(expr: str | Iterable[str], timezones: list[str], *, start: datetime, days: int = 800
-                   ) -> list[tuple[int, int]]:
+def utc_rule_times(
+    expr: str | Iterable[str], timezones: list[str], *, start: datetime, days: int = 800
+) -> list[tuple[int, int]]:
     """Every (minute, hour) in UTC at which the local cron(s) can fire in any of `timezones` over `days`.
 
     Each local time at each UTC offset the zone takes (800 days see every DST change of two years), plus
@@ -300,5 +311,7 @@ def rule_expressions(times: Iterable[tuple[int, int]]) -> list[str]:
     hours_by_minutes: dict[tuple[int, ...], list[int]] = {}
     for hour, minutes in sorted(minutes_by_hour.items()):
         hours_by_minutes.setdefault(tuple(sorted(minutes)), []).append(hour)
-    return [f"cron({','.join(map(str, minutes))} {','.join(map(str, hours))} * * ? *)"
-            for minutes, hours in sorted(hours_by_minutes.items(), key=lambda item: (item[1][0], item[0]))]
+    return [
+        f"cron({','.join(map(str, minutes))} {','.join(map(str, hours))} * * ? *)"
+        for minutes, hours in sorted(hours_by_minutes.items(), key=lambda item: (item[1][0], item[0]))
+    ]

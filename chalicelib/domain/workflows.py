@@ -21,8 +21,11 @@ MONTHLY_STEPS = ("rollup_metrics", "archive_executions")
 def default_workflows(settings: Settings) -> list[dict[str, Any]]:
     """The built-ins. Only `daily_operations` has a state machine so far: the weekly and monthly rows are
     seeded disabled (an operator who enables them gets a clear "no state machine" skip, never a run)."""
-    common = {"timezone": settings.default_timezone, "max_execution_time_seconds": settings.max_workflow_duration_seconds,
-              "catchup_window_seconds": settings.catchup_window_seconds}
+    common = {
+        "timezone": settings.default_timezone,
+        "max_execution_time_seconds": settings.max_workflow_duration_seconds,
+        "catchup_window_seconds": settings.catchup_window_seconds,
+    }
     return [
         {
             "name": "daily_operations",
@@ -78,19 +81,27 @@ def validate_definition(values: dict[str, Any]) -> dict[str, Any]:
         if "timezone" in values:
             zone(values["timezone"])
         if "workflow_type" in values and values["workflow_type"] not in WORKFLOW_TYPES:
-            raise ScheduleError(f"workflow_type: expected one of {', '.join(WORKFLOW_TYPES)}, "
-                                f"got {values['workflow_type']!r}")
+            raise ScheduleError(
+                f"workflow_type: expected one of {', '.join(WORKFLOW_TYPES)}, got {values['workflow_type']!r}"
+            )
         if "catchup_policy" in values and values["catchup_policy"] not in CATCHUP_POLICIES:
-            raise ScheduleError(f"catchup_policy: expected one of {', '.join(CATCHUP_POLICIES)}, "
-                                f"got {values['catchup_policy']!r}")
-        for field, low in (("catchup_window_seconds", 0), ("max_execution_time_seconds", 1), ("max_retries", 0),
-                           ("retry_delay_seconds", 0)):
+            raise ScheduleError(
+                f"catchup_policy: expected one of {', '.join(CATCHUP_POLICIES)}, got {values['catchup_policy']!r}"
+            )
+        for field, low in (
+            ("catchup_window_seconds", 0),
+            ("max_execution_time_seconds", 1),
+            ("max_retries", 0),
+            ("retry_delay_seconds", 0),
+        ):
             if field in values and (not isinstance(values[field], int) or values[field] < low):
                 raise ScheduleError(f"{field}: expected an integer >= {low}, got {values[field]!r}")
         if {"cron_expression", "holiday_policy", "weekend_cron"} & values.keys():
-            WorkflowSchedule(values.get("cron_expression", "0 8 * * *"), values.get("holiday_policy", "run"),
-                             values.get("weekend_cron"))
+            WorkflowSchedule(
+                values.get("cron_expression", "0 8 * * *"),
+                values.get("holiday_policy", "run"),
+                values.get("weekend_cron"),
+            )
     except CalendarError as exc:
         raise ScheduleError(str(exc)) from None
     return values
-

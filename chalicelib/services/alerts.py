@@ -41,8 +41,12 @@ def notify_run_closed(execution_id: str) -> list[dict[str, Any]]:
         workflow = get_workflow(session, execution.workflow_name)
         consecutive = workflow.consecutive_failures if workflow is not None else 0
         affected = sorted({f["tenant_id"] for f in failed_tenants(session, execution_id)})
-        pending = alerts_for(execution, consecutive_failures=consecutive,
-                             threshold=settings.alert_consecutive_failures_threshold, tenants_affected=affected)
+        pending = alerts_for(
+            execution,
+            consecutive_failures=consecutive,
+            threshold=settings.alert_consecutive_failures_threshold,
+            tenants_affected=affected,
+        )
     if not pending:
         return []
     outcomes, logs = [], []
@@ -50,14 +54,20 @@ def notify_run_closed(execution_id: str) -> list[dict[str, Any]]:
         outcome: dict[str, Any] = {"type": alert.type, "severity": alert.severity}
         try:
             body = get_platform_client().send_notification(
-                tenant_id=None, type_=alert.type, severity=alert.severity, title=alert.title,
-                message=alert.message, data=alert.data)
+                tenant_id=None,
+                type_=alert.type,
+                severity=alert.severity,
+                title=alert.title,
+                message=alert.message,
+                data=alert.data,
+            )
             outcome.update(sent=True, notification_id=body.get("notification_id"))
             logs.append(_log(f"alert sent: {alert.message}", "WARNING", {**outcome, **alert.data}))
         except Exception as exc:  # noqa: BLE001 - the run is closed; record that the alert failed
             outcome.update(sent=False, error=f"{type(exc).__name__}: {exc}"[:500])
-            logs.append(_log(f"alert NOT sent ({outcome['error']}): {alert.message}", "ERROR",
-                             {**outcome, **alert.data}))
+            logs.append(
+                _log(f"alert NOT sent ({outcome['error']}): {alert.message}", "ERROR", {**outcome, **alert.data})
+            )
             get_logger().error("alert not sent", extra={"alert": alert.type, "error": outcome["error"]})
         outcomes.append(outcome)
     with session_scope() as session:

@@ -31,8 +31,7 @@ def plan_production(req: TenantStepInput) -> tuple[dict[str, Any], str]:
 def calculate_procurement(req: TenantStepInput) -> tuple[dict[str, Any], str]:
     days = get_settings().procurement_days_ahead
     body = get_platform_client().calculate_procurement_needs(req.tenant.id, req.run.run_date, days)
-    summary = {"plan_id": body["plan_id"], "total_items": body["total_items"],
-               "estimated_cost": body["estimated_cost"]}
+    summary = {"plan_id": body["plan_id"], "total_items": body["total_items"], "estimated_cost": body["estimated_cost"]}
     return summary, f"procurement for {days} days: {body['total_items']} items, {body['estimated_cost']:.2f} EUR"
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,8 +44,9 @@ class _Due:
     tenant_ids: set[str] = field(default_factory=set)
 
 
-def _decide(schedule: WorkflowSchedule, scope: scheduling.Scope, at: datetime
-            ) -> tuple[_Due | None, list[tuple[Calendar, Skipped]]]:
+def _decide(
+    schedule: WorkflowSchedule, scope: scheduling.Scope, at: datetime
+) -> tuple[_Due | None, list[tuple[Calendar, Skipped]]]:
     """The scope's decision at one instant: which calendar groups run (union of their tenants), which skip."""
     due: _Due | None = None
     skipped: list[tuple[Calendar, Skipped]] = []
@@ -86,17 +88,35 @@ def _load(workflow_name: str) -> _Workflow | None:
 
 
 def _snapshot(row: Any) -> _Workflow:
-    return _Workflow(row.name, schedule_of(row), row.timezone, list(row.steps or []), row.catchup_policy or "skip",
-                     timedelta(seconds=row.catchup_window_seconds or 0))
+    return _Workflow(
+        row.name,
+        schedule_of(row),
+        row.timezone,
+        list(row.steps or []),
+        row.catchup_policy or "skip",
+        timedelta(seconds=row.catchup_window_seconds or 0),
+    )
 
 
-def dispatch_workflow(workflow: _Workflow, at: datetime, tenants: list[Tenant], *, include_current: bool,
-                      trigger: Trigger = "scheduled", lease: Any = None) -> dict[str, Any]:
+def dispatch_workflow(
+    workflow: _Workflow,
+    at: datetime,
+    tenants: list[Tenant],
+    *,
+    include_current: bool,
+    trigger: Trigger = "scheduled",
+    lease: Any = None,
+) -> dict[str, Any]:
     """Evaluate every scope of one workflow at `at`: catch-up of missed instants, then the instant itself."""
     at = at.astimezone(UTC).replace(second=0, microsecond=0)
     machine = scheduling.state_machine_for(workflow.name, workflow.steps)
-    answer: dict[str, Any] = {"workflow_name": workflow.name, "time": at.isoformat(), "runs": [], "not_due": [],
-                              "skipped": []}
+    answer: dict[str, Any] = {
+        "workflow_name": workflow.name,
+        "time": at.isoformat(),
+        "runs": [],
+        "not_due": [],
+        "skipped": [],
+    }
     if machine is None:
         answer["skipped"].append({"scope": None, "reason": "no state machine deployed for this workflow"})
         return answer
@@ -146,9 +166,15 @@ def dispatch_workflow(workflow: _Workflow, at: datetime, tenants: list[Tenant], 
 
 def _start(workflow: _Workflow, scope: scheduling.Scope, due: _Due, trigger: Trigger, machine: str) -> dict[str, Any]:
     occurrence = due.occurrence
-    run = start_run(workflow.name, scope.timezone, occurrence.run_date, trigger=trigger,
-                    tenant_ids=_run_tenants(scope, due), name_suffix=occurrence.name_suffix(workflow.schedule),
-                    state_machine=machine)
+    run = start_run(
+        workflow.name,
+        scope.timezone,
+        occurrence.run_date,
+        trigger=trigger,
+        tenant_ids=_run_tenants(scope, due),
+        name_suffix=occurrence.name_suffix(workflow.schedule),
+        state_machine=machine,
+    )
     run.update({"trigger": trigger, "instant": occurrence.instant.isoformat(), "reason": occurrence.reason})
     if occurrence.shifted_from:
         run.update({"shifted_from": occurrence.shifted_from.isoformat(), "holiday": occurrence.holiday})
@@ -170,12 +196,18 @@ class _Lease:
         self.last = time.monotonic()
         if self.locks.heartbeat(self.lease):
             with session_scope() as session:
-                schedule_rows.record_leader(session, self.name, self.lease.token, self.lease.fencing_token,
-                                         self.lease.ttl_seconds, acquired=False)
+                schedule_rows.record_leader(
+                    session,
+                    self.name,
+                    self.lease.token,
+                    self.lease.fencing_token,
+                    self.lease.ttl_seconds,
+                    acquired=False,
+                )
 
 
 @contextmanager
-def dispatch_lock(name: str, token: str, enabled: bool):  # noqa: ANN201 - a context manager of _Lease | None
+def dispatch_lock(name: str, token: str, enabled: bool) -> Iterator[_Lease | _NoLease | None]:
     """Hold the dispatch lock `name` (None when another dispatcher holds it); a no-op lease when disabled."""
     if not enabled:
         yield _NoLease()
@@ -203,21 +235,42 @@ def _lock_token(event_id: str | None) -> str:
     return f"{get_settings().instance_id}:{event_id or '-'}:{uuid.uuid4().hex[:12]}"
 
 
-def dispatch(workflow_name: str, at: datetime, *, event_id: str | None = None, trigger: Trigger = "scheduled",
-             leader_election: bool | None = None) -> dict[str, Any]:
+def dispatch(
+    workflow_name: str,
+    at: datetime,
+    *,
+    event_id: str | None = None,
+    trigger: Trigger = "scheduled",
+    leader_election: bool | None = None,
+) -> dict[str, Any]:
     """One firing of a workflow's rule. `leader_election` overrides ENABLE_LEADER_ELECTION (explicit beats env)."""
     at = at.astimezone(UTC)
     enabled = get_settings().enable_leader_election if leader_election is None else leader_election
     workflow = _load(workflow_name)
     if workflow is None:
-        return {"workflow_name": workflow_name, "time": at.isoformat(), "disabled": True, "runs": [],
-                "not_due": [], "skipped": []}
+        return {
+            "workflow_name": workflow_name,
+            "time": at.isoformat(),
+            "disabled": True,
+            "runs": [],
+            "not_due": [],
+            "skipped": [],
+        }
     with dispatch_lock(f"dispatch:{workflow.name}", _lock_token(event_id), enabled) as lease:
         if lease is None:
             holder, _ = DispatchLocks().holder(f"dispatch:{workflow.name}")
-            return {"workflow_name": workflow.name, "time": at.isoformat(), "event_id": event_id, "runs": [],
-                    "not_due": [], "skipped": [], "dispatch_locked": {"held_by": holder,
-                    "message": "another dispatcher is evaluating this workflow; this delivery changes nothing"}}
+            return {
+                "workflow_name": workflow.name,
+                "time": at.isoformat(),
+                "event_id": event_id,
+                "runs": [],
+                "not_due": [],
+                "skipped": [],
+                "dispatch_locked": {
+                    "held_by": holder,
+                    "message": "another dispatcher is evaluating this workflow; this delivery changes nothing",
+                },
+            }
         tenants = get_platform_client().list_tenants()
         answer = dispatch_workflow(workflow, at, tenants, include_current=True, trigger=trigger, lease=lease)
     return {**answer, "event_id": event_id}
@@ -233,14 +286,22 @@ def sweep(at: datetime, *, event_id: str | None = None, leader_election: bool | 
     with session_scope() as session:
         rows = [_snapshot(w) for w in enabled_workflows(session)]
         marks = {w.name: schedule_rows.watermarks(session, w.name) for w in rows}
-    answer: dict[str, Any] = {"sweep": True, "time": at.isoformat(), "event_id": event_id, "runs": [], "not_due": [],
-                              "workflows": []}
+    answer: dict[str, Any] = {
+        "sweep": True,
+        "time": at.isoformat(),
+        "event_id": event_id,
+        "runs": [],
+        "not_due": [],
+        "workflows": [],
+    }
     tenants: list[Tenant] | None = None
     for workflow in rows:
         if workflow.catchup_policy == "skip" or not marks[workflow.name]:
             continue
-        if not any(next(candidate_instants(workflow.schedule, tz, max(mark, at - workflow.catchup_window), at),
-                        None) for tz, mark in marks[workflow.name].items()):
+        if not any(
+            next(candidate_instants(workflow.schedule, tz, max(mark, at - workflow.catchup_window), at), None)
+            for tz, mark in marks[workflow.name].items()
+        ):
             continue
         with dispatch_lock(f"dispatch:{workflow.name}", _lock_token(event_id), leader_election) as lease:
             if lease is None:

@@ -39,7 +39,7 @@ def drain(*, sink: EventSink | None = None, max_batches: int = 50) -> dict[str, 
     own_sink = sink is None
     try:
         sink = sink or open_sink()
-    except Exception as exc:  # broker down: the events wait in the outbox
+    except Exception as exc:  # noqa: BLE001 - broker down or misconfigured: the events wait in the outbox
         get_logger().warning("event sink unavailable", extra={"error": str(exc)})
         return {"published": 0, "failed": 0, "pending": _pending(), "error": f"{type(exc).__name__}: {exc}"}
     try:

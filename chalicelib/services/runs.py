@@ -74,18 +74,29 @@ def start_run(
     lock = locks.acquire(lock_key, name, get_settings().run_lock_ttl_seconds)
     if lock is None:
         holder = locks.holder(lock_key)
-        return {"scope": scope, "execution_name": name, "outcome": "locked", "held_by": holder,
-                "message": f"{workflow_name} for {scope} is already running as {holder} (its run lock is held); "
-                           f"{'this manual run was refused' if trigger == 'manual' else 'not started'} - "
-                           "try again after that run finishes"}
+        return {
+            "scope": scope,
+            "execution_name": name,
+            "outcome": "locked",
+            "held_by": holder,
+            "message": f"{workflow_name} for {scope} is already running as {holder} (its run lock is held); "
+            f"{'this manual run was refused' if trigger == 'manual' else 'not started'} - "
+            "try again after that run finishes",
+        }
     if lock.fresh:
         # Fence off any older run of this workflow and scope before the new one can write.
         with session_scope() as session:
             register_fence(session, workflow_name, scope, lock.fencing_token, name)
     extra: dict[str, Any] = {"retry_of": retry_of} if retry_of else {}
     request = RunRequest(
-        workflow_name=workflow_name, scope=scope, run_date=run_date, trigger=trigger,
-        tenant_ids=tenant_ids, fencing_token=lock.fencing_token, lock_key=lock_key, **extra,
+        workflow_name=workflow_name,
+        scope=scope,
+        run_date=run_date,
+        trigger=trigger,
+        tenant_ids=tenant_ids,
+        fencing_token=lock.fencing_token,
+        lock_key=lock_key,
+        **extra,
     )
     # A redelivery (the lock already held under this name, same fencing number, same input) still calls
     # StartExecution, so a dispatcher that died after taking the lock cannot leave the run unstarted;
@@ -99,9 +110,13 @@ def start_run(
         status, fence = "RUNNING", lock.fencing_token
     if lock.fresh and fence == lock.fencing_token:
         get_logger().info("run started", extra={"execution_name": name, "fencing_token": lock.fencing_token})
-        return {"scope": scope, "execution_name": name, "outcome": "started",
-                "execution_arn": result.execution_arn or execution_arn(machine, name),
-                "fencing_token": lock.fencing_token}
+        return {
+            "scope": scope,
+            "execution_name": name,
+            "outcome": "started",
+            "execution_arn": result.execution_arn or execution_arn(machine, name),
+            "fencing_token": lock.fencing_token,
+        }
     if lock.fresh and status != "RUNNING":
         # We took a free lock for a run that already happened under an earlier lock: give it back.
         locks.release(lock_key, name)
@@ -123,14 +138,28 @@ def open_run(request: RunRequest, *, name: str, arn: str | None) -> RunRef:
     with session_scope() as session:
         execution = runs.start_execution(session, request, execution_name=name, execution_arn=arn)
         execution_id = str(execution.id)
-        add_logs(session, execution_id, [log_row(
-            "start_run", f"run {name} started ({request.trigger}, scope {request.scope})",
-            data={"run_date": request.run_date.isoformat(), "fencing_token": request.fencing_token},
-        )])
+        add_logs(
+            session,
+            execution_id,
+            [
+                log_row(
+                    "start_run",
+                    f"run {name} started ({request.trigger}, scope {request.scope})",
+                    data={"run_date": request.run_date.isoformat(), "fencing_token": request.fencing_token},
+                )
+            ],
+        )
     get_logger().info("run started", extra={"execution_name": name})
-    return RunRef(execution_id=execution_id, execution_name=name, workflow_name=request.workflow_name,
-                  scope=request.scope, run_date=request.run_date, fencing_token=request.fencing_token,
-                  lock_key=request.lock_key, retry_of=request.retry_of)
+    return RunRef(
+        execution_id=execution_id,
+        execution_name=name,
+        workflow_name=request.workflow_name,
+        scope=request.scope,
+        run_date=request.run_date,
+        fencing_token=request.fencing_token,
+        lock_key=request.lock_key,
+        retry_of=request.retry_of,
+    )
 
 
 def finish_run(run: RunRef, *, now: datetime | None = None) -> dict[str, Any]:
@@ -141,36 +170,67 @@ def finish_run(run: RunRef, *, now: datetime | None = None) -> dict[str, Any]:
         execution = runs.require_execution(session, run.execution_id)
         counters = steps.progress(session, run.execution_id)
         status = final_status(tenants_total=execution.tenants_total, tenants_failed=counters["tenants_failed"])
+        error_message: str | None = None
         if status == "failed":
-            error_message: str | None = f"all {execution.tenants_total} tenants failed"
+            error_message = reason = f"all {execution.tenants_total} tenants failed"
             event_type = WORKFLOW_FAILED
             affected = [f["tenant_id"] for f in steps.failed_tenants(session, run.execution_id)]
-            payload = failed_event(workflow_name=run.workflow_name, execution_id=run.execution_id,
-                                   counters=counters, error_message=error_message, tenants_affected=affected,
-                                   timestamp=now)
+            payload = failed_event(
+                workflow_name=run.workflow_name,
+                execution_id=run.execution_id,
+                counters=counters,
+                error_message=reason,
+                tenants_affected=affected,
+                timestamp=now,
+            )
         else:
-            error_message, event_type = None, WORKFLOW_COMPLETED
-            payload = completed_event(workflow_name=run.workflow_name, execution_id=run.execution_id,
-                                      counters=counters, timestamp=now)
-        closed = runs.close_execution(session, execution, status=status, counters=counters,
-                                      error_message=error_message, event_type=event_type, event_payload=payload,
-                                      now=now)
+            event_type = WORKFLOW_COMPLETED
+            payload = completed_event(
+                workflow_name=run.workflow_name, execution_id=run.execution_id, counters=counters, timestamp=now
+            )
+        closed = runs.close_execution(
+            session,
+            execution,
+            status=status,
+            counters=counters,
+            error_message=error_message,
+            event_type=event_type,
+            event_payload=payload,
+            now=now,
+        )
         if closed:
             # What this run would cost on AWS, kept with the execution.
-            execution.result = {**(execution.result or {}),
-                                "cost": run_cost(steps.cost_counts(session, run.execution_id))}
-        add_logs(session, run.execution_id, [log_row(
-            "finish_run", f"run {status}: {counters['tenants_processed']} tenants processed, "
-            f"{counters['tenants_failed']} failed", level="INFO" if status == "completed" else "WARNING",
-            data=counters,
-        )])
+            execution.result = {
+                **(execution.result or {}),
+                "cost": run_cost(steps.cost_counts(session, run.execution_id)),
+            }
+        add_logs(
+            session,
+            run.execution_id,
+            [
+                log_row(
+                    "finish_run",
+                    f"run {status}: {counters['tenants_processed']} tenants processed, "
+                    f"{counters['tenants_failed']} failed",
+                    level="INFO" if status == "completed" else "WARNING",
+                    data=counters,
+                )
+            ],
+        )
         summary = runs.execution_summary(execution)
     after_close(run.lock_key, run.execution_name, summary["execution_id"] if closed else None)
     return summary
 
 
-def fail_run(session: Any, execution: Execution, *, error_message: str, now: datetime,
-             log_step: str, log_data: dict[str, Any] | None = None) -> bool:
+def fail_run(
+    session: Any,
+    execution: Execution,
+    *,
+    error_message: str,
+    now: datetime,
+    log_step: str,
+    log_data: dict[str, Any] | None = None,
+) -> bool:
     """Close a run that broke (not one tenant) as failed, with its `workflow_failed` event, in the caller's
     transaction; False when it was closed already. A run whose lock a newer run took over ends failed as
     superseded without touching what belongs to the newer run (the workflow's last_* fields)."""
@@ -179,11 +239,25 @@ def fail_run(session: Any, execution: Execution, *, error_message: str, now: dat
     affected = [f["tenant_id"] for f in steps.failed_tenants(session, execution_id)]
 
     def close(message: str, *, superseded: bool) -> bool:
-        payload = failed_event(workflow_name=execution.workflow_name, execution_id=execution_id,
-                               counters=counters, error_message=message, tenants_affected=affected, timestamp=now)
-        return runs.close_execution(session, execution, status="failed", counters=counters,
-                                    error_message=message, event_type=WORKFLOW_FAILED, event_payload=payload,
-                                    now=now, superseded=superseded)
+        payload = failed_event(
+            workflow_name=execution.workflow_name,
+            execution_id=execution_id,
+            counters=counters,
+            error_message=message,
+            tenants_affected=affected,
+            timestamp=now,
+        )
+        return runs.close_execution(
+            session,
+            execution,
+            status="failed",
+            counters=counters,
+            error_message=message,
+            event_type=WORKFLOW_FAILED,
+            event_payload=payload,
+            now=now,
+            superseded=superseded,
+        )
 
     try:
         closed = close(error_message, superseded=False)
@@ -191,8 +265,9 @@ def fail_run(session: Any, execution: Execution, *, error_message: str, now: dat
         error_message = f"superseded: {exc}"
         closed = close(error_message, superseded=True)
     if closed:
-        add_logs(session, execution_id, [log_row(log_step, f"run failed: {error_message}", level="ERROR",
-                                                 data=log_data)])
+        add_logs(
+            session, execution_id, [log_row(log_step, f"run failed: {error_message}", level="ERROR", data=log_data)]
+        )
     return closed
 
 
@@ -231,22 +306,38 @@ def list_run_tenants(run: RunRef, tenant_ids: list[str] | None) -> dict[str, Any
         raise InvalidInputError("MANIFEST_BUCKET is not set: the tenant manifest has nowhere to go")
     selected, skipped = tenants_for_run(get_platform_client().list_tenants(), scope=run.scope, tenant_ids=tenant_ids)
     with session_scope() as session:
-        runs.set_tenant_counts(session, run.execution_id, total=len(selected), skipped=len(skipped),
-                               steps_per_tenant=len(DAILY_STEPS))
-        add_logs(session, run.execution_id, [log_row(
-            "list_tenants", f"{len(selected)} active tenants to process, {len(skipped)} skipped (not active)",
-            data={"skipped": [{"id": t.id, "status": t.status} for t in skipped][:100]},
-        )])
-    refs = [TenantRef(id=t.id, name=t.name, subscription_tier=t.subscription_tier, timezone=t.timezone).model_dump()
-            for t in selected]
+        runs.set_tenant_counts(
+            session, run.execution_id, total=len(selected), skipped=len(skipped), steps_per_tenant=len(DAILY_STEPS)
+        )
+        add_logs(
+            session,
+            run.execution_id,
+            [
+                log_row(
+                    "list_tenants",
+                    f"{len(selected)} active tenants to process, {len(skipped)} skipped (not active)",
+                    data={"skipped": [{"id": t.id, "status": t.status} for t in skipped][:100]},
+                )
+            ],
+        )
+    refs = [
+        TenantRef(id=t.id, name=t.name, subscription_tier=t.subscription_tier, timezone=t.timezone).model_dump()
+        for t in selected
+    ]
     key = f"manifests/{run.execution_name}.json"
     write_manifest(settings.manifest_bucket, key, refs)
-    return {"bucket": settings.manifest_bucket, "key": key, "count": len(refs), "skipped": len(skipped),
-            "max_concurrency": settings.map_max_concurrency}
+    return {
+        "bucket": settings.manifest_bucket,
+        "key": key,
+        "count": len(refs),
+        "skipped": len(skipped),
+        "max_concurrency": settings.map_max_concurrency,
+    }
 
 
-def record_tenant_failure(run: RunRef, tenant_id: str, tenant_name: str | None, *, error: str,
-                          error_type: str | None, message: str) -> dict[str, Any]:
+def record_tenant_failure(
+    run: RunRef, tenant_id: str, tenant_name: str | None, *, error: str, error_type: str | None, message: str
+) -> dict[str, Any]:
     """The tenant's pipeline failed after its retries: blame the first step without a completed row."""
     from chalicelib.domain.models import DAILY_STEPS, FINAL_STEP
 
@@ -257,10 +348,22 @@ def record_tenant_failure(run: RunRef, tenant_id: str, tenant_name: str | None, 
             next((s for s in DAILY_STEPS if statuses.get(s) != "completed"), FINAL_STEP),
         )
         steps.record_step(
-            session, run.execution_id, tenant_id, failed_step,
-            status="failed", error_type=error_type or error, error_message=message,
-            logs=[log_row(failed_step, f"tenant {tenant_name or tenant_id} failed at {failed_step}: {message}",
-                          tenant_id=tenant_id, level="ERROR", data={"error": error, "error_type": error_type or error})],
+            session,
+            run.execution_id,
+            tenant_id,
+            failed_step,
+            status="failed",
+            error_type=error_type or error,
+            error_message=message,
+            logs=[
+                log_row(
+                    failed_step,
+                    f"tenant {tenant_name or tenant_id} failed at {failed_step}: {message}",
+                    tenant_id=tenant_id,
+                    level="ERROR",
+                    data={"error": error, "error_type": error_type or error},
+                )
+            ],
         )
     return {"tenant_id": tenant_id, "failed_step": failed_step, "error": error}
 
@@ -277,8 +380,9 @@ def fail_run_named(name: str, *, error: str, error_message: str, request: RunReq
             if request is None:
                 raise RunNotFoundError(f"execution {name} not found and no request to record it")
             execution = runs.start_execution(session, request, execution_name=name, execution_arn=None)
-        closed = fail_run(session, execution, error_message=error_message, now=now, log_step="fail_run",
-                          log_data={"error": error})
+        closed = fail_run(
+            session, execution, error_message=error_message, now=now, log_step="fail_run", log_data={"error": error}
+        )
         summary = runs.execution_summary(execution)
     after_close(request.lock_key if request else None, name, summary["execution_id"] if closed else None)
     return summary

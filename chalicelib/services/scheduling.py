@@ -68,8 +68,7 @@ class Scope:
         return sorted(tid for ids in self.calendars.values() for tid in ids)
 
 
-def scopes_of(tenants: Iterable[Tenant], *, fallback_zone: str, settings: Settings | None = None
-              ) -> dict[str, Scope]:
+def scopes_of(tenants: Iterable[Tenant], *, fallback_zone: str, settings: Settings | None = None) -> dict[str, Scope]:
     """Active tenants grouped by timezone, then by calendar. No active tenant: the workflow's own zone
     with the default calendar (so a fresh install still has a scope to run)."""
     scopes: dict[str, Scope] = {}
@@ -80,8 +79,9 @@ def scopes_of(tenants: Iterable[Tenant], *, fallback_zone: str, settings: Settin
         try:
             calendar = calendar_for(tenant.country, tenant.subdivision)
         except ValueError as exc:
-            get_logger().warning("tenant calendar unknown, using the default",
-                                 extra={"tenant_id": tenant.id, "error": str(exc)})
+            get_logger().warning(
+                "tenant calendar unknown, using the default", extra={"tenant_id": tenant.id, "error": str(exc)}
+            )
             calendar = default_calendar(settings)
         scope.calendars.setdefault(calendar, []).append(tenant.id)
     if not scopes:
@@ -100,13 +100,15 @@ def _tenants_best_effort() -> list[Tenant] | None:
 
 
 # --- which state machine runs a workflow ----------------------------------------------------------------------
-def state_machine_for(workflow_name: str, steps: Iterable[str] | None = None,
-                      machines: dict[str, str] | None = None) -> str | None:
+def state_machine_for(
+    workflow_name: str, steps: Iterable[str] | None = None, machines: dict[str, str] | None = None
+) -> str | None:
     """The ARN of the state machine that runs `workflow_name`, or None when none is deployed.
 
     Its own (`<NAME>_STATE_MACHINE_ARN`, or `machines[name]`), else the daily pipeline's when the
     workflow's steps are exactly the daily pipeline (an operator's variant of the daily run).
     """
+
     def lookup(name: str) -> str:
         if machines is not None:
             return machines.get(name, "")
@@ -127,11 +129,11 @@ def rule_prefix(stage: str) -> str:
 
 
 def _rule_name(stage: str, workflow: str, index: int) -> str:
-    digest = hashlib.sha1(workflow.encode()).hexdigest()[:6]
+    digest = hashlib.sha1(workflow.encode(), usedforsecurity=False).hexdigest()[:6]
     slug = re.sub(r"[^a-z0-9]+", "-", workflow.lower()).strip("-")
     fixed = f"{rule_prefix(stage)}-{digest}-{index}"
     room = MAX_RULE_NAME - len(fixed)
-    return f"{rule_prefix(stage)}{slug[:max(room, 0)]}-{digest}-{index}"
+    return f"{rule_prefix(stage)}{slug[: max(room, 0)]}-{digest}-{index}"
 
 
 def desired_rules(
@@ -157,21 +159,25 @@ def desired_rules(
         times = utc_rule_times(schedule.crons, scopes, start=now)
         template = json.dumps({"workflow_name": name, "scopes": scopes})[:-1] + ', "time": <time>, "event_id": <id>}'
         for index, expression in enumerate(rule_expressions(times)):
-            rules.append(ScheduleRule(
-                name=_rule_name(stage, name, index),
-                schedule_expression=expression,
-                description=f"{name}: {' / '.join(schedule.crons)} local in {', '.join(scopes)}"[:512],
-                target_id=DISPATCH_TARGET_ID,
-                input_template=template,
-            ))
+            rules.append(
+                ScheduleRule(
+                    name=_rule_name(stage, name, index),
+                    schedule_expression=expression,
+                    description=f"{name}: {' / '.join(schedule.crons)} local in {', '.join(scopes)}"[:512],
+                    target_id=DISPATCH_TARGET_ID,
+                    input_template=template,
+                )
+            )
     unit = "minute" if sweep_minutes == 1 else "minutes"
-    rules.append(ScheduleRule(
-        name=f"{rule_prefix(stage)}catchup-sweep",
-        schedule_expression=f"rate({sweep_minutes} {unit})",
-        description="Catch-up: runs a workflow's missed instants per its catch-up policy",
-        target_id=SWEEP_TARGET_ID,
-        input_template='{"sweep": true, "time": <time>, "event_id": <id>}',
-    ))
+    rules.append(
+        ScheduleRule(
+            name=f"{rule_prefix(stage)}catchup-sweep",
+            schedule_expression=f"rate({sweep_minutes} {unit})",
+            description="Catch-up: runs a workflow's missed instants per its catch-up policy",
+            target_id=SWEEP_TARGET_ID,
+            input_template='{"sweep": true, "time": <time>, "event_id": <id>}',
+        )
+    )
     return rules
 
 
@@ -210,10 +216,16 @@ def reconcile_rules(
         events = boto3.client("events")
     with session_scope() as session:
         rows = [(w.name, schedule_of(w), w.timezone, list(w.steps or [])) for w in enabled_workflows(session)]
-    skipped = [{"workflow_name": name, "reason": "no state machine deployed"}
-               for name, _, _, steps in rows if state_machine_for(name, steps, machines) is None]
-    runnable = [(name, schedule, tz) for name, schedule, tz, steps in rows
-                if state_machine_for(name, steps, machines) is not None]
+    skipped = [
+        {"workflow_name": name, "reason": "no state machine deployed"}
+        for name, _, _, steps in rows
+        if state_machine_for(name, steps, machines) is None
+    ]
+    runnable = [
+        (name, schedule, tz)
+        for name, schedule, tz, steps in rows
+        if state_machine_for(name, steps, machines) is not None
+    ]
     if tenant_zones is None:
         tenants = _tenants_best_effort() or []
         tenant_zones = {t.timezone for t in tenants if t.status == "active"}
@@ -225,8 +237,9 @@ def reconcile_rules(
 
 
 # --- next run -------------------------------------------------------------------------------------------------
-def next_run(workflow_name: str, scope: str | None = None, after: datetime | None = None, *,
-             tenants: list[Tenant] | None = None) -> dict[str, Any]:
+def next_run(
+    workflow_name: str, scope: str | None = None, after: datetime | None = None, *, tenants: list[Tenant] | None = None
+) -> dict[str, Any]:
     """The next run of a workflow, holidays and weekends applied, as a JSON-able dict.
 
     `scope` (a timezone) narrows it to one scope, else every scope of the workflow (its active tenants'
@@ -251,9 +264,15 @@ def next_run(workflow_name: str, scope: str | None = None, after: datetime | Non
         if workflow is None:
             raise InvalidInputError(f"workflow_name: unknown workflow {workflow_name!r}")
         schedule, tz, enabled = schedule_of(workflow), workflow.timezone, workflow.enabled
-        definition = {"workflow_name": workflow.name, "enabled": enabled, "cron_expression": workflow.cron_expression,
-                      "weekend_cron": workflow.weekend_cron, "timezone": tz,
-                      "holiday_policy": workflow.holiday_policy, "after": after.astimezone(UTC).isoformat()}
+        definition = {
+            "workflow_name": workflow.name,
+            "enabled": enabled,
+            "cron_expression": workflow.cron_expression,
+            "weekend_cron": workflow.weekend_cron,
+            "timezone": tz,
+            "holiday_policy": workflow.holiday_policy,
+            "after": after.astimezone(UTC).isoformat(),
+        }
     if tenants is None:
         tenants = _tenants_best_effort()
     if tenants:
@@ -267,17 +286,28 @@ def next_run(workflow_name: str, scope: str | None = None, after: datetime | Non
         calendars = []
         for calendar, ids in sorted(group.calendars.items()):
             occurrence, skipped = next_occurrence(schedule, name, after, calendar) if enabled else (None, [])
-            calendars.append({"calendar": calendar.key, "tenants": len(ids),
-                              **_occurrence_view(occurrence, enabled),
-                              "skipped": [s.as_dict() for s in skipped]})
+            calendars.append(
+                {
+                    "calendar": calendar.key,
+                    "tenants": len(ids),
+                    **_occurrence_view(occurrence, enabled),
+                    "skipped": [s.as_dict() for s in skipped],
+                }
+            )
         calendars.sort(key=lambda c: (c["next_run_at"] is None, c["next_run_at"] or ""))
         first = calendars[0]
-        per_scope.append({"scope": name, **{k: first[k] for k in _VIEW_KEYS}, "skipped": first["skipped"],
-                          "calendars": calendars})
+        per_scope.append(
+            {"scope": name, **{k: first[k] for k in _VIEW_KEYS}, "skipped": first["skipped"], "calendars": calendars}
+        )
     per_scope.sort(key=lambda s: (s["next_run_at"] is None, s["next_run_at"] or "", s["scope"]))
     best = per_scope[0]
-    return {**definition, **{k: best[k] for k in _VIEW_KEYS}, "scope": best["scope"], "skipped": best["skipped"],
-            "scopes": per_scope}
+    return {
+        **definition,
+        **{k: best[k] for k in _VIEW_KEYS},
+        "scope": best["scope"],
+        "skipped": best["skipped"],
+        "scopes": per_scope,
+    }
 
 
 _VIEW_KEYS = ("next_run_at", "local_time", "run_date", "reason", "shifted_from", "holiday")
@@ -285,11 +315,23 @@ _VIEW_KEYS = ("next_run_at", "local_time", "run_date", "reason", "shifted_from",
 
 def _occurrence_view(occurrence: Any, enabled: bool) -> dict[str, Any]:
     if occurrence is None:
-        return {"next_run_at": None, "local_time": None, "run_date": None,
-                "reason": "none_within_horizon" if enabled else "disabled", "shifted_from": None, "holiday": None}
+        return {
+            "next_run_at": None,
+            "local_time": None,
+            "run_date": None,
+            "reason": "none_within_horizon" if enabled else "disabled",
+            "shifted_from": None,
+            "holiday": None,
+        }
     view = occurrence.as_dict()
-    return {"next_run_at": view["instant"], "local_time": view["local_time"], "run_date": view["run_date"],
-            "reason": view["reason"], "shifted_from": view["shifted_from"], "holiday": view["holiday"]}
+    return {
+        "next_run_at": view["instant"],
+        "local_time": view["local_time"],
+        "run_date": view["run_date"],
+        "reason": view["reason"],
+        "shifted_from": view["shifted_from"],
+        "holiday": view["holiday"],
+    }
 
 
 # --- the dispatch lock ("leader") -----------------------------------------------------------------------------
@@ -301,15 +343,26 @@ def leader_status(*, now: datetime | None = None) -> dict[str, Any]:
     settings = get_settings()
     now = now or datetime.now(UTC)
     with session_scope() as session:
-        views = [{"lock_name": r.lock_name, "holder": r.instance_id, "fencing_token": r.fencing_token,
-                  "acquired_at": aware_required(r.acquired_at).isoformat(),
-                  "heartbeat_at": aware_required(r.heartbeat_at).isoformat(),
-                  "ttl_seconds": r.ttl_seconds} for r in leader_rows(session)]
+        views: list[dict[str, Any]] = [
+            {
+                "lock_name": r.lock_name,
+                "holder": r.instance_id,
+                "fencing_token": r.fencing_token,
+                "acquired_at": aware_required(r.acquired_at).isoformat(),
+                "heartbeat_at": aware_required(r.heartbeat_at).isoformat(),
+                "ttl_seconds": r.ttl_seconds,
+            }
+            for r in leader_rows(session)
+        ]
     locks = DispatchLocks()
     for view in views:
         holder, remaining_ms = locks.holder(view["lock_name"])
         view["held"] = holder == view["holder"]
         view["expires_at"] = (now + timedelta(milliseconds=remaining_ms)).isoformat() if view["held"] else None
-    return {"enabled": settings.enable_leader_election, "instance_id": settings.instance_id,
-            "ttl_seconds": settings.leader_lock_ttl_seconds, "heartbeat_seconds": settings.leader_heartbeat_seconds,
-            "locks": views}
+    return {
+        "enabled": settings.enable_leader_election,
+        "instance_id": settings.instance_id,
+        "ttl_seconds": settings.leader_lock_ttl_seconds,
+        "heartbeat_seconds": settings.leader_heartbeat_seconds,
+        "locks": views,
+    }

@@ -12,6 +12,7 @@ from chalicelib.db.engine import session_scope
 from chalicelib.db.logs import log_row
 from chalicelib.db.steps import completed_step_result, record_step
 from chalicelib.domain.models import TenantStepInput
+from chalicelib.observability import get_logger
 
 StepWork = Callable[[TenantStepInput], tuple[dict[str, Any], str]]
 
@@ -33,19 +34,40 @@ def run_tenant_step(step_name: str, request: TenantStepInput, work: StepWork) ->
         elapsed = (time.perf_counter() - started) * 1000
         with session_scope() as session:
             record_step(
-                session, run.execution_id, tenant.id, step_name,
-                status="failed", duration_ms=elapsed,
-                error_type=type(exc).__name__, error_message=str(exc)[:2000],
-                logs=[log_row(step_name, f"{step_name} failed for {tenant.name or tenant.id}: {exc}",
-                              tenant_id=tenant.id, level="ERROR", duration_ms=elapsed,
-                              data={"error_type": type(exc).__name__})],
+                session,
+                run.execution_id,
+                tenant.id,
+                step_name,
+                status="failed",
+                duration_ms=elapsed,
+                error_type=type(exc).__name__,
+                error_message=str(exc)[:2000],
+                logs=[
+                    log_row(
+                        step_name,
+                        f"{step_name} failed for {tenant.name or tenant.id}: {exc}",
+                        tenant_id=tenant.id,
+                        level="ERROR",
+                        duration_ms=elapsed,
+                        data={"error_type": type(exc).__name__},
+                    )
+                ],
             )
+        get_logger().warning(
+            "step failed", extra={"error_type": type(exc).__name__, "error": str(exc)[:500], "duration_ms": elapsed}
+        )
         raise
     elapsed = (time.perf_counter() - started) * 1000
+    get_logger().info("step completed", extra={"duration_ms": elapsed})
     with session_scope() as session:
         record_step(
-            session, run.execution_id, tenant.id, step_name,
-            status="completed", duration_ms=elapsed, result=summary,
+            session,
+            run.execution_id,
+            tenant.id,
+            step_name,
+            status="completed",
+            duration_ms=elapsed,
+            result=summary,
             logs=[log_row(step_name, message, tenant_id=tenant.id, data=summary, duration_ms=elapsed)],
         )
     return summary
@@ -65,15 +87,27 @@ def _reuse_from_original(step_name: str, request: TenantStepInput) -> dict[str, 
     """If the tenant completed this step in the retried execution, record it completed here with the
     original's result (and a log saying so) and return that result; None means: run the step."""
     run, tenant = request.run, request.tenant
-    assert run.retry_of is not None
+    if run.retry_of is None:
+        return None
     with session_scope() as session:
         result = completed_step_result(session, run.retry_of, tenant.id, step_name)
         if result is None:
             return None
         record_step(
-            session, run.execution_id, tenant.id, step_name, status="completed", duration_ms=0.0, result=result,
-            logs=[log_row(step_name, f"{step_name} reused from execution {run.retry_of} (completed there)",
-                          tenant_id=tenant.id, data={"reused_from": run.retry_of, **result})],
+            session,
+            run.execution_id,
+            tenant.id,
+            step_name,
+            status="completed",
+            duration_ms=0.0,
+            result=result,
+            logs=[
+                log_row(
+                    step_name,
+                    f"{step_name} reused from execution {run.retry_of} (completed there)",
+                    tenant_id=tenant.id,
+                    data={"reused_from": run.retry_of, **result},
+                )
+            ],
         )
     return result
-

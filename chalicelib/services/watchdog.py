@@ -58,16 +58,24 @@ def _expire(execution_id: str, limit: int, running_for: float, now: datetime) ->
         execution = session.get(Execution, uuid.UUID(execution_id))
         if execution is None or execution.status in TERMINAL_STATUSES:
             return None
-        arn, name, workflow, scope = (execution.execution_arn, execution.execution_name,
-                                      execution.workflow_name, execution.scope)
-    reason = (f"run exceeded max_execution_time_seconds ({limit} s): stopped by the watchdog after "
-              f"{running_for:.0f} s")
+        arn, name, workflow, scope = (
+            execution.execution_arn,
+            execution.execution_name,
+            execution.workflow_name,
+            execution.scope,
+        )
+    reason = f"run exceeded max_execution_time_seconds ({limit} s): stopped by the watchdog after {running_for:.0f} s"
     stopped = _stop_state_machine(arn, reason)
     with session_scope() as session:
         execution = session.get(Execution, uuid.UUID(execution_id))
-        if execution is None or not fail_run(session, execution, error_message=reason, now=now,
-                                             log_step=WATCHDOG_STEP,
-                                             log_data={"limit_seconds": limit, "stopped": stopped}):
+        if execution is None or not fail_run(
+            session,
+            execution,
+            error_message=reason,
+            now=now,
+            log_step=WATCHDOG_STEP,
+            log_data={"limit_seconds": limit, "stopped": stopped},
+        ):
             return None  # FinishRun or FailRun closed it meanwhile
     try:
         lock_key: str | None = RunLocks().key(workflow, scope)
@@ -75,8 +83,14 @@ def _expire(execution_id: str, limit: int, running_for: float, now: datetime) ->
         lock_key = None
     released = after_close(lock_key, name, execution_id)
     get_logger().warning("run expired", extra={"execution_name": name, "limit_seconds": limit})
-    return {"execution_id": execution_id, "execution_name": name, "status": "failed", "reason": reason,
-            "state_machine_stopped": stopped, "lock_released": released}
+    return {
+        "execution_id": execution_id,
+        "execution_name": name,
+        "status": "failed",
+        "reason": reason,
+        "state_machine_stopped": stopped,
+        "lock_released": released,
+    }
 
 
 def _stop_state_machine(execution_arn: str | None, reason: str) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.domain.models import Trigger
+from chalicelib.errors import InvalidInputError
 from chalicelib.services import dispatch as service
 from chalicelib.steps.common import parse
 
@@ -33,6 +34,8 @@ def dispatch(event: Any, *, leader_election: bool | None = None) -> dict[str, An
     data = parse(DispatchInput, event)
     if data.sweep:
         return service.sweep(data.time, event_id=data.event_id, leader_election=leader_election)
-    assert data.workflow_name is not None  # the validator requires it unless sweeping
-    return service.dispatch(data.workflow_name, data.time, event_id=data.event_id, trigger=data.trigger,
-                            leader_election=leader_election)
+    if data.workflow_name is None:  # the validator requires it unless sweeping
+        raise InvalidInputError("DispatchInput: workflow_name is required (or sweep: true)")
+    return service.dispatch(
+        data.workflow_name, data.time, event_id=data.event_id, trigger=data.trigger, leader_election=leader_election
+    )

@@ -25,10 +25,18 @@ Z80 = 1.2816  # two-sided 80% interval
 
 # ingredient -> (unit, price per unit in EUR)
 INGREDIENTS: dict[str, tuple[str, float]] = {
-    "flour": ("kg", 0.55), "wholemeal_flour": ("kg", 0.8), "rye_flour": ("kg", 0.95),
-    "butter": ("kg", 7.5), "sugar": ("kg", 1.1), "yeast": ("kg", 4.0), "salt": ("kg", 0.4),
-    "eggs": ("unit", 0.22), "milk": ("l", 0.95), "chocolate": ("kg", 9.0),
-    "olive_oil": ("l", 8.0), "almonds": ("kg", 11.0),
+    "flour": ("kg", 0.55),
+    "wholemeal_flour": ("kg", 0.8),
+    "rye_flour": ("kg", 0.95),
+    "butter": ("kg", 7.5),
+    "sugar": ("kg", 1.1),
+    "yeast": ("kg", 4.0),
+    "salt": ("kg", 0.4),
+    "eggs": ("unit", 0.22),
+    "milk": ("l", 0.95),
+    "chocolate": ("kg", 9.0),
+    "olive_oil": ("l", 8.0),
+    "almonds": ("kg", 11.0),
 }
 
 # slug, display name, starter base units/day, batch size, recipe per unit
@@ -37,22 +45,39 @@ CATALOG: tuple[tuple[str, str, float, int, dict[str, float]], ...] = (
     ("barra", "Barra de pan", 90, 30, {"flour": 0.18, "yeast": 0.003, "salt": 0.004}),
     ("pan-pueblo", "Pan de pueblo", 30, 12, {"flour": 0.35, "yeast": 0.004, "salt": 0.007}),
     ("pan-integral", "Pan integral", 20, 10, {"wholemeal_flour": 0.3, "yeast": 0.004, "salt": 0.006}),
-    ("pan-centeno", "Pan de centeno", 14, 8,
-     {"rye_flour": 0.25, "flour": 0.1, "yeast": 0.004, "salt": 0.006}),
+    ("pan-centeno", "Pan de centeno", 14, 8, {"rye_flour": 0.25, "flour": 0.1, "yeast": 0.004, "salt": 0.006}),
     ("chapata", "Chapata", 25, 12, {"flour": 0.2, "olive_oil": 0.01, "yeast": 0.003, "salt": 0.004}),
-    ("croissant", "Croissant", 45, 24,
-     {"flour": 0.05, "butter": 0.025, "sugar": 0.006, "yeast": 0.002, "milk": 0.012, "eggs": 0.05}),
-    ("napolitana", "Napolitana de chocolate", 35, 24,
-     {"flour": 0.05, "butter": 0.02, "sugar": 0.008, "chocolate": 0.015}),
+    (
+        "croissant",
+        "Croissant",
+        45,
+        24,
+        {"flour": 0.05, "butter": 0.025, "sugar": 0.006, "yeast": 0.002, "milk": 0.012, "eggs": 0.05},
+    ),
+    (
+        "napolitana",
+        "Napolitana de chocolate",
+        35,
+        24,
+        {"flour": 0.05, "butter": 0.02, "sugar": 0.008, "chocolate": 0.015},
+    ),
     ("palmera", "Palmera", 20, 16, {"flour": 0.04, "butter": 0.03, "sugar": 0.02}),
-    ("magdalena", "Magdalena", 40, 30,
-     {"flour": 0.025, "sugar": 0.025, "eggs": 0.4, "milk": 0.01, "olive_oil": 0.02}),
-    ("ensaimada", "Ensaimada", 15, 10,
-     {"flour": 0.06, "sugar": 0.015, "eggs": 0.2, "butter": 0.02, "yeast": 0.002}),
-    ("bollo-suizo", "Bollo suizo", 18, 12,
-     {"flour": 0.06, "butter": 0.01, "sugar": 0.015, "eggs": 0.1, "milk": 0.02, "yeast": 0.002}),
-    ("roscon", "Roscón de Reyes", 12, 6,
-     {"flour": 0.3, "butter": 0.06, "sugar": 0.08, "eggs": 1.5, "milk": 0.08, "yeast": 0.01}),
+    ("magdalena", "Magdalena", 40, 30, {"flour": 0.025, "sugar": 0.025, "eggs": 0.4, "milk": 0.01, "olive_oil": 0.02}),
+    ("ensaimada", "Ensaimada", 15, 10, {"flour": 0.06, "sugar": 0.015, "eggs": 0.2, "butter": 0.02, "yeast": 0.002}),
+    (
+        "bollo-suizo",
+        "Bollo suizo",
+        18,
+        12,
+        {"flour": 0.06, "butter": 0.01, "sugar": 0.015, "eggs": 0.1, "milk": 0.02, "yeast": 0.002},
+    ),
+    (
+        "roscon",
+        "Roscón de Reyes",
+        12,
+        6,
+        {"flour": 0.3, "butter": 0.06, "sugar": 0.08, "eggs": 1.5, "milk": 0.08, "yeast": 0.01},
+    ),
     ("tarta-santiago", "Tarta de Santiago", 10, 6, {"almonds": 0.25, "sugar": 0.25, "eggs": 4.0}),
     ("empanada", "Empanada gallega", 10, 5, {"flour": 0.4, "olive_oil": 0.05, "eggs": 0.5, "salt": 0.008}),
 )
@@ -103,9 +128,15 @@ def profile(tenant_id: str, tier: str) -> Profile:
     picked = sorted(rng.sample(range(len(CATALOG)), rng.randint(6, 14)))
     scale = TIER_SCALE.get(tier, 1.0)
     products = tuple(
-        Product(stable_id("product", tenant_id, slug), slug, name,
-                round(base * scale * rng.uniform(0.7, 1.3), 1), batch, tuple(recipe.items()),
-                slug == "roscon")
+        Product(
+            stable_id("product", tenant_id, slug),
+            slug,
+            name,
+            round(base * scale * rng.uniform(0.7, 1.3), 1),
+            batch,
+            tuple(recipe.items()),
+            slug == "roscon",
+        )
         for slug, name, base, batch, recipe in (CATALOG[i] for i in picked)
     )
     avg_week = sum(WEEKDAY_FACTOR) / 7
@@ -160,13 +191,24 @@ def forecast_doc(prof: Profile, start: date, days: int) -> dict:
             mean = p.base * (roscon if p.seasonal else regular)
             predicted = round(mean, 1)
             total += predicted
-            rows.append({"product_id": p.product_id, "product_name": p.name, "date": iso,
-                         "predicted_quantity": predicted, "lower_bound": round(mean * lo, 1),
-                         "upper_bound": round(mean * hi, 1)})
+            rows.append(
+                {
+                    "product_id": p.product_id,
+                    "product_name": p.name,
+                    "date": iso,
+                    "predicted_quantity": predicted,
+                    "lower_bound": round(mean * lo, 1),
+                    "upper_bound": round(mean * hi, 1),
+                }
+            )
     return {
         "forecast_id": stable_id("forecast", prof.tenant_id, start, days),
-        "tenant_id": prof.tenant_id, "start_date": start.isoformat(), "days_ahead": days,
-        "products": len(prof.products), "total_units": round(total, 1), "forecasts": rows,
+        "tenant_id": prof.tenant_id,
+        "start_date": start.isoformat(),
+        "days_ahead": days,
+        "products": len(prof.products),
+        "total_units": round(total, 1),
+        "forecasts": rows,
     }
 
 
@@ -180,8 +222,11 @@ def validation_doc(prof: Profile, day: date) -> dict:
     ss_tot = sum((a - mean_a) ** 2 for _, a in pairs)
     ss_res = sum(e * e for e in errors)
     return {
-        "tenant_id": prof.tenant_id, "date": day.isoformat(), "products_validated": n,
-        "mape": round(mape, 2), "mae": round(sum(abs(e) for e in errors) / n, 2),
+        "tenant_id": prof.tenant_id,
+        "date": day.isoformat(),
+        "products_validated": n,
+        "mape": round(mape, 2),
+        "mae": round(sum(abs(e) for e in errors) / n, 2),
         "rmse": round(math.sqrt(ss_res / n), 2),
         "r2": round(1.0 - ss_res / ss_tot, 4) if ss_tot else 0.0,
         "accuracy": round(max(0.0, 100.0 - mape), 2),
@@ -193,13 +238,23 @@ def schedule_doc(prof: Profile, day: date, days: int, forecast_id: str | None) -
     for p in prof.products:
         for d in _days(day, days):
             batches = max(1, math.ceil(round(expected(p, d), 1) / p.batch_size))
-            items.append({"product_id": p.product_id, "product_name": p.name, "date": d.isoformat(),
-                          "quantity": float(batches * p.batch_size), "batch_count": batches})
+            items.append(
+                {
+                    "product_id": p.product_id,
+                    "product_name": p.name,
+                    "date": d.isoformat(),
+                    "quantity": float(batches * p.batch_size),
+                    "batch_count": batches,
+                }
+            )
     return {
         "schedule_id": stable_id("schedule", prof.tenant_id, day, days, forecast_id),
-        "tenant_id": prof.tenant_id, "date": day.isoformat(), "forecast_id": forecast_id,
+        "tenant_id": prof.tenant_id,
+        "date": day.isoformat(),
+        "forecast_id": forecast_id,
         "batches": sum(i["batch_count"] for i in items),
-        "total_units": sum(i["quantity"] for i in items), "items": items,
+        "total_units": sum(i["quantity"] for i in items),
+        "items": items,
     }
 
 
@@ -213,12 +268,23 @@ def procurement_doc(prof: Profile, day: date, days: int) -> dict:
         on_hand = prof.on_hand[ingredient]
         to_order = round(max(0.0, need - on_hand), 2)
         cost += to_order * INGREDIENTS[ingredient][1]
-        items.append({"ingredient": ingredient, "unit": INGREDIENTS[ingredient][0],
-                      "required_quantity": round(need, 2), "on_hand": on_hand, "to_order": to_order})
+        items.append(
+            {
+                "ingredient": ingredient,
+                "unit": INGREDIENTS[ingredient][0],
+                "required_quantity": round(need, 2),
+                "on_hand": on_hand,
+                "to_order": to_order,
+            }
+        )
     return {
         "plan_id": stable_id("procurement", prof.tenant_id, day, days),
-        "tenant_id": prof.tenant_id, "date": day.isoformat(), "days_ahead": days,
-        "items": items, "total_items": len(items), "estimated_cost": round(cost, 2),
+        "tenant_id": prof.tenant_id,
+        "date": day.isoformat(),
+        "days_ahead": days,
+        "items": items,
+        "total_items": len(items),
+        "estimated_cost": round(cost, 2),
     }
 
 
@@ -229,18 +295,29 @@ def projection_doc(prof: Profile, day: date, days: int) -> dict:
         for ingredient, qty in daily_usage(prof, d).items():
             remaining[ingredient] -= qty
             if remaining[ingredient] < 0 and ingredient not in risks:
-                risks[ingredient] = {"ingredient": ingredient, "stockout_date": d.isoformat(),
-                                     "days_until_stockout": offset}
+                risks[ingredient] = {
+                    "ingredient": ingredient,
+                    "stockout_date": d.isoformat(),
+                    "days_until_stockout": offset,
+                }
     return {
         "projection_id": stable_id("projection", prof.tenant_id, day, days),
-        "tenant_id": prof.tenant_id, "date": day.isoformat(), "days_ahead": days,
+        "tenant_id": prof.tenant_id,
+        "date": day.isoformat(),
+        "days_ahead": days,
         "items": len(prof.on_hand),
         "stockout_risks": sorted(risks.values(), key=lambda r: (r["days_until_stockout"], r["ingredient"])),
     }
 
 
 def sales_doc(prof: Profile, day: date) -> dict:
-    items = [{"product_id": p.product_id, "product_name": p.name, "quantity": actual(prof.tenant_id, p, day)}
-             for p in prof.products]
-    return {"tenant_id": prof.tenant_id, "date": day.isoformat(), "items": items,
-            "total_units": sum(i["quantity"] for i in items)}
+    items = [
+        {"product_id": p.product_id, "product_name": p.name, "quantity": actual(prof.tenant_id, p, day)}
+        for p in prof.products
+    ]
+    return {
+        "tenant_id": prof.tenant_id,
+        "date": day.isoformat(),
+        "items": items,
+        "total_units": sum(i["quantity"] for i in items),
+    }

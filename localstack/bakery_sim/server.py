@@ -65,9 +65,9 @@ class Api:
     def service(self, method: str, path: str, query: dict, raw: bytes) -> dict:
         route = self.routes.get(path)
         template = path
-        if route is None and path.startswith(_TENANT_PREFIX) and "/" not in path[len(_TENANT_PREFIX):]:
+        if route is None and path.startswith(_TENANT_PREFIX) and "/" not in path[len(_TENANT_PREFIX) :]:
             route, template = ("GET", "tenant", self.get_tenant), _TENANT_PREFIX + "{tenant_id}"
-            query = {"tenant_id": path[len(_TENANT_PREFIX):]}
+            query = {"tenant_id": path[len(_TENANT_PREFIX) :]}
         if route is None:
             raise ApiError(404, f"no route for {path}")
         want, service, handler = route
@@ -158,7 +158,7 @@ class Api:
         rows = self.state.sorted_tenants
         if wanted:
             rows = [t for t in rows if t["status"] in wanted]
-        return {"tenants": rows[offset:offset + limit], "total": len(rows)}
+        return {"tenants": rows[offset : offset + limit], "total": len(rows)}
 
     def get_tenant(self, q: dict) -> dict:
         return self._tenant(q)
@@ -208,8 +208,16 @@ class Api:
         extra = body.get("data", {})
         if not isinstance(extra, dict):
             raise _unprocessable("data", "must be an object")
-        record = self.state.add_notification({"tenant_id": tenant_id, "type": kind, "severity": severity,
-                                              "title": title, "message": message, "data": extra})
+        record = self.state.add_notification(
+            {
+                "tenant_id": tenant_id,
+                "type": kind,
+                "severity": severity,
+                "title": title,
+                "message": message,
+                "data": extra,
+            }
+        )
         return {"notification_id": record["notification_id"], "status": "sent"}
 
     def sales(self, q: dict) -> dict:
@@ -242,8 +250,9 @@ class Api:
             case "POST", "/sim/tenants/synthetic":
                 count = self._int(body, "count", None, 0, 1_000_000)
                 zones = body.get("timezones")
-                if zones is not None and (not isinstance(zones, list) or not zones
-                                          or not all(isinstance(z, str) for z in zones)):
+                if zones is not None and (
+                    not isinstance(zones, list) or not zones or not all(isinstance(z, str) for z in zones)
+                ):
                     raise _unprocessable("timezones", "must be a non-empty list of IANA names")
                 st.set_tenants(synthetic_tenants(count, zones))
                 return {"tenants": len(st.tenants)}
@@ -293,7 +302,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         try:
             status, payload = self.server.api.dispatch(self.command, self.path, raw)
-        except Exception:  # a simulator bug, not bad input: surface it loudly
+        except Exception:  # noqa: BLE001 - a simulator bug, not bad input: surface it loudly
             traceback.print_exc(file=sys.stderr)
             status, payload = 500, {"detail": "simulator error"}
         self._reply(status, payload)
@@ -357,8 +366,9 @@ class SimulatorServer:
         httpd.api = Api(self.state)
         self.port = httpd.server_address[1]
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"bakery-sim:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"bakery-sim:{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 

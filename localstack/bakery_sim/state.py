@@ -36,18 +36,31 @@ class Fault:
     seen: Counter = field(default_factory=Counter)  # matching calls per tenant id
 
     def as_dict(self) -> dict:
-        return {"service": self.service, "latency_ms": self.latency_ms, "error_rate": self.error_rate,
-                "status_code": self.status_code, "hang_seconds": self.hang_seconds,
-                "tenant_ids": sorted(self.tenant_ids) if self.tenant_ids is not None else None,
-                "fail_first_n": self.fail_first_n, "matched_calls": sum(self.seen.values())}
+        return {
+            "service": self.service,
+            "latency_ms": self.latency_ms,
+            "error_rate": self.error_rate,
+            "status_code": self.status_code,
+            "hang_seconds": self.hang_seconds,
+            "tenant_ids": sorted(self.tenant_ids) if self.tenant_ids is not None else None,
+            "fail_first_n": self.fail_first_n,
+            "matched_calls": sum(self.seen.values()),
+        }
 
 
 def build_fault(spec: dict) -> Fault:
     """Validate an admin fault body; ValueError names the offending field."""
     if not isinstance(spec, dict):
         raise ValueError("body: must be a JSON object")
-    unknown = set(spec) - {"service", "latency_ms", "error_rate", "status_code", "hang_seconds",
-                           "tenant_ids", "fail_first_n"}
+    unknown = set(spec) - {
+        "service",
+        "latency_ms",
+        "error_rate",
+        "status_code",
+        "hang_seconds",
+        "tenant_ids",
+        "fail_first_n",
+    }
     if unknown:
         raise ValueError(f"{sorted(unknown)[0]}: unknown field")
     service = spec.get("service")
@@ -62,8 +75,7 @@ def build_fault(spec: dict) -> Fault:
         return kind(value)
 
     tenant_ids = spec.get("tenant_ids")
-    if tenant_ids is not None and (not isinstance(tenant_ids, list)
-                                   or not all(isinstance(t, str) for t in tenant_ids)):
+    if tenant_ids is not None and (not isinstance(tenant_ids, list) or not all(isinstance(t, str) for t in tenant_ids)):
         raise ValueError("tenant_ids: must be a list of strings or null")
     fail_first_n = spec.get("fail_first_n")
     return Fault(
@@ -100,8 +112,12 @@ class SimState:
             self.latest_forecast[tenant_id] = forecast_id
 
     def add_notification(self, payload: dict) -> dict:
-        record = {"notification_id": str(uuid.uuid4()), "status": "sent",
-                  "sent_at": datetime.now(UTC).isoformat(), **payload}
+        record = {
+            "notification_id": str(uuid.uuid4()),
+            "status": "sent",
+            "sent_at": datetime.now(UTC).isoformat(),
+            **payload,
+        }
         with self._lock:
             self.notifications.append(record)
         return record
@@ -123,21 +139,40 @@ class SimState:
     def calls_for(self, service: str, tenant_id: str | None | object = _ANY) -> int:
         """Calls to a service, optionally for one tenant id (None = calls without a tenant)."""
         with self._lock:
-            return sum(c for (s, _, t), c in self._calls.items()
-                       if s == service and (tenant_id is _ANY or t == tenant_id))
+            return sum(
+                c for (s, _, t), c in self._calls.items() if s == service and (tenant_id is _ANY or t == tenant_id)
+            )
 
     def clear_calls(self) -> None:
         with self._lock:
             self._calls = Counter()
 
     # -- faults ------------------------------------------------------------
-    def set_fault(self, service: str, *, latency_ms: int = 0, error_rate: float = 0.0, status_code: int = 503,
-                  hang_seconds: float = 0.0, tenant_ids: list[str] | None = None,
-                  fail_first_n: int | None = None) -> dict:
+    def set_fault(
+        self,
+        service: str,
+        *,
+        latency_ms: int = 0,
+        error_rate: float = 0.0,
+        status_code: int = 503,
+        hang_seconds: float = 0.0,
+        tenant_ids: list[str] | None = None,
+        fail_first_n: int | None = None,
+    ) -> dict:
         """Install (replace) the fault for one service; ValueError names a bad field."""
-        return self.install_fault(build_fault({
-            "service": service, "latency_ms": latency_ms, "error_rate": error_rate, "status_code": status_code,
-            "hang_seconds": hang_seconds, "tenant_ids": tenant_ids, "fail_first_n": fail_first_n}))
+        return self.install_fault(
+            build_fault(
+                {
+                    "service": service,
+                    "latency_ms": latency_ms,
+                    "error_rate": error_rate,
+                    "status_code": status_code,
+                    "hang_seconds": hang_seconds,
+                    "tenant_ids": tenant_ids,
+                    "fail_first_n": fail_first_n,
+                }
+            )
+        )
 
     def install_fault(self, fault: Fault) -> dict:
         with self._lock:

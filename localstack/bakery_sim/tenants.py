@@ -19,13 +19,26 @@ def tenant_id_for(name: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"tenant|{name}"))
 
 
-def make_tenant(name: str, tier: str, *, status: str = "active", tz: str = "Europe/Madrid",
-                subdivision: str | None = "MD", parent: str | None = None) -> dict:
+def make_tenant(
+    name: str,
+    tier: str,
+    *,
+    status: str = "active",
+    tz: str = "Europe/Madrid",
+    subdivision: str | None = "MD",
+    parent: str | None = None,
+) -> dict:
     created = _EPOCH + timedelta(days=int(unit("created", name) * 600))
     return {
-        "id": tenant_id_for(name), "name": name, "status": status, "subscription_tier": tier,
-        "timezone": tz, "parent_tenant_id": tenant_id_for(parent) if parent else None,
-        "country": "ES", "subdivision": subdivision, "created_at": created.isoformat(),
+        "id": tenant_id_for(name),
+        "name": name,
+        "status": status,
+        "subscription_tier": tier,
+        "timezone": tz,
+        "parent_tenant_id": tenant_id_for(parent) if parent else None,
+        "country": "ES",
+        "subdivision": subdivision,
+        "created_at": created.isoformat(),
     }
 
 
@@ -55,8 +68,7 @@ def synthetic_tenants(n: int, timezones: Sequence[str] | None = None) -> list[di
     for i in range(n):
         tier = "enterprise" if i % 10 == 0 else "professional" if i % 10 in (1, 4, 7) else "starter"
         tz = zones[i % len(zones)]
-        out.append(make_tenant(f"Panadería Sintética {i:05d}", tier, tz=tz,
-                               subdivision=TZ_SUBDIVISION.get(tz)))
+        out.append(make_tenant(f"Panadería Sintética {i:05d}", tier, tz=tz, subdivision=TZ_SUBDIVISION.get(tz)))
     return out
 
 

@@ -27,8 +27,7 @@ class ScheduleError(ValueError):
 # --- schedule expressions ----------------------------------------------------------
 
 _MONTH_NAMES = {
-    n: i + 1
-    for i, n in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])
+    n: i + 1 for i, n in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])
 }
 # AWS numbers days of week 1-7 starting on Sunday.
 _DAY_NAMES = {n: i + 1 for i, n in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
@@ -39,11 +38,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def _as_utc(at: datetime) -> datetime:
     """Naive datetimes are taken as UTC (EventBridge cron is evaluated in UTC)."""
-    return (
-        at.replace(tzinfo=UTC)
-        if at.tzinfo is None
-        else at.astimezone(UTC)
-    )
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _utc_minute(at: datetime) -> datetime:
@@ -56,17 +51,13 @@ def _aws_dow(day: datetime) -> int:
 
 
 def _value(token: str, lo: int, hi: int, names: dict[str, int], field: str) -> int:
-    value = (
-        names.get(token) if token in names else int(token) if token.isdigit() else None
-    )
+    value = names.get(token) if token in names else int(token) if token.isdigit() else None
     if value is None or not lo <= value <= hi:
         raise ScheduleError(f"bad {field} value {token!r} (allowed {lo}-{hi})")
     return value
 
 
-def _values(
-    text: str, lo: int, hi: int, field: str, names: dict[str, int] | None = None
-) -> set[int]:
+def _values(text: str, lo: int, hi: int, field: str, names: dict[str, int] | None = None) -> set[int]:
     """Plain cron list syntax: `*`, `a`, `a-b`, with `/step` on any of them, comma-separated."""
     names = names or {}
     out: set[int] = set()
@@ -84,9 +75,7 @@ def _values(
                 _value(last, lo, hi, names, field),
             )
             if end < start:
-                raise ScheduleError(
-                    f"bad {field} range {base!r} (wrap-around is not supported)"
-                )
+                raise ScheduleError(f"bad {field} range {base!r} (wrap-around is not supported)")
         else:
             start = _value(base, lo, hi, names, field)
             end = hi if slash else start  # "0/15" means from 0 every 15
@@ -104,9 +93,7 @@ def _dom_matcher(text: str) -> Callable[[datetime], bool]:
             specials.append(lambda d: d.day == _last_weekday(d.year, d.month))
         elif part.endswith("W") and part[:-1].isdigit():
             target = _value(part[:-1], 1, 31, {}, "day-of-month")
-            specials.append(
-                lambda d, t=target: d.day == _nearest_weekday(d.year, d.month, t)
-            )
+            specials.append(lambda d, t=target: d.day == _nearest_weekday(d.year, d.month, t))
         else:
             plain.append(part)
     days = _values(",".join(plain), 1, 31, "day-of-month") if plain else set()
@@ -141,17 +128,12 @@ def _dow_matcher(text: str) -> Callable[[datetime], bool]:
             specials.append(lambda d: _aws_dow(d) == 7)
         elif part.endswith("L"):  # "5L": last Thursday of the month
             dow = _value(part[:-1], 1, 7, _DAY_NAMES, "day-of-week")
-            specials.append(
-                lambda d, w=dow: _aws_dow(d) == w
-                and d.day + 7 > calendar.monthrange(d.year, d.month)[1]
-            )
+            specials.append(lambda d, w=dow: _aws_dow(d) == w and d.day + 7 > calendar.monthrange(d.year, d.month)[1])
         elif "#" in part:  # "2#1": first Monday of the month
             day_text, _, nth_text = part.partition("#")
             dow = _value(day_text, 1, 7, _DAY_NAMES, "day-of-week")
             nth = _value(nth_text, 1, 5, {}, "day-of-week #")
-            specials.append(
-                lambda d, w=dow, n=nth: _aws_dow(d) == w and (d.day - 1) // 7 + 1 == n
-            )
+            specials.append(lambda d, w=dow, n=nth: _aws_dow(d) == w and (d.day - 1) // 7 + 1 == n)
         else:
             plain.append(part)
     days = _values(",".join(plain), 1, 7, "day-of-week", _DAY_NAMES) if plain else set()
@@ -161,9 +143,7 @@ def _dow_matcher(text: str) -> Callable[[datetime], bool]:
 def _cron_matcher(body: str) -> Callable[[datetime], bool]:
     fields = body.upper().split()
     if len(fields) != 6:
-        raise ScheduleError(
-            "cron() needs 6 fields: minutes hours day-of-month month day-of-week year"
-        )
+        raise ScheduleError("cron() needs 6 fields: minutes hours day-of-month month day-of-week year")
     minute_f, hour_f, dom_f, month_f, dow_f, year_f = fields
     # AWS requires exactly one of day-of-month / day-of-week to be "?".
     if (dom_f == "?") == (dow_f == "?"):
@@ -183,13 +163,7 @@ def _cron_matcher(body: str) -> Callable[[datetime], bool]:
     day_matches = _dom_matcher(dom_f) if dow_f == "?" else _dow_matcher(dow_f)
 
     def matches(at: datetime) -> bool:
-        return (
-            at.minute in minutes
-            and at.hour in hours
-            and at.month in months
-            and at.year in years
-            and day_matches(at)
-        )
+        return at.minute in minutes and at.hour in hours and at.month in months and at.year in years and day_matches(at)
 
     return matches
 
@@ -247,17 +221,9 @@ def json_path(document: Any, path: str) -> Any:
             raise ValueError(f"unsupported JSONPath {path!r}")
         key, index, quoted = token.groups()
         if index is not None:
-            value = (
-                value[int(index)]
-                if isinstance(value, list) and int(index) < len(value)
-                else None
-            )
+            value = value[int(index)] if isinstance(value, list) and int(index) < len(value) else None
         else:
-            value = (
-                value.get(key if key is not None else quoted)
-                if isinstance(value, dict)
-                else None
-            )
+            value = value.get(key if key is not None else quoted) if isinstance(value, dict) else None
         position = token.end()
     return value
 
@@ -274,13 +240,7 @@ def _render_template(template: str, values: dict[str, Any]) -> Any:
         if match and match.group(1) in values:
             value = values[match.group(1)]
             if in_string:
-                text = (
-                    value
-                    if isinstance(value, str)
-                    else json.dumps(value)
-                    if value is not None
-                    else ""
-                )
+                text = value if isinstance(value, str) else json.dumps(value) if value is not None else ""
                 out.append(json.dumps(text)[1:-1])
             else:
                 out.append(json.dumps(value))
@@ -309,9 +269,7 @@ def _render_template(template: str, values: dict[str, Any]) -> Any:
         return placeholder.sub(raw, template)
 
 
-def target_input(
-    target: dict[str, Any], event: dict[str, Any], rule: dict[str, Any]
-) -> Any:
+def target_input(target: dict[str, Any], event: dict[str, Any], rule: dict[str, Any]) -> Any:
     """What the target receives: Input, InputPath, InputTransformer or the event itself."""
     if target.get("Input") is not None:
         return json.loads(target["Input"])
@@ -320,8 +278,7 @@ def target_input(
     transformer = target.get("InputTransformer")
     if transformer:
         values: dict[str, Any] = {
-            name: json_path(event, path)
-            for name, path in (transformer.get("InputPathsMap") or {}).items()
+            name: json_path(event, path) for name, path in (transformer.get("InputPathsMap") or {}).items()
         }
         # Predefined variables EventBridge offers in every template.
         values.setdefault("aws.events.rule-arn", rule["Arn"])
@@ -376,9 +333,7 @@ def _minutes(start: datetime, end: datetime) -> Iterator[datetime]:
     start_utc, end_utc = _as_utc(start), _as_utc(end)
     current = _utc_minute(start_utc)
     if current < start_utc:
-        current += timedelta(
-            minutes=1
-        )  # start inside a minute: its boundary has passed
+        current += timedelta(minutes=1)  # start inside a minute: its boundary has passed
     while current < end_utc:
         yield current
         current += timedelta(minutes=1)
@@ -402,9 +357,7 @@ class EventBridgeClock:
     parse_schedule = staticmethod(parse_schedule)
     is_due = staticmethod(is_due)
 
-    def _paged(
-        self, call: Callable[..., dict[str, Any]], key: str, **kwargs: Any
-    ) -> Iterator[dict[str, Any]]:
+    def _paged(self, call: Callable[..., dict[str, Any]], key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         token: str | None = None
         while True:
             page = call(**kwargs, **({"NextToken": token} if token else {}))
@@ -417,9 +370,7 @@ class EventBridgeClock:
         """ENABLED scheduled rules on the bus that fire in the minute of ``at``."""
         due = []
         filters = {"NamePrefix": self.name_prefix} if self.name_prefix else {}
-        for rule in self._paged(
-            self.events.list_rules, "Rules", EventBusName=self.event_bus, **filters
-        ):
+        for rule in self._paged(self.events.list_rules, "Rules", EventBusName=self.event_bus, **filters):
             expression = rule.get("ScheduleExpression")
             if rule.get("State") != "ENABLED" or not expression:
                 continue

@@ -32,9 +32,7 @@ LOG = logging.getLogger(__name__)
 # leave room for a wide Map plus nested synchronous invokes; a timed-out handler
 # keeps its worker until it returns by itself.
 MAX_WORKERS = 64
-_pool = concurrent.futures.ThreadPoolExecutor(
-    max_workers=MAX_WORKERS, thread_name_prefix="localcloud-lambda"
-)
+_pool = concurrent.futures.ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="localcloud-lambda")
 
 _handler_cache: dict[str, Callable[[Any, Any], Any]] = {}
 _import_lock = threading.Lock()
@@ -84,7 +82,7 @@ def resolve_handler(handler: str) -> Callable[[Any, Any], Any]:
     with _import_lock:
         try:
             module = importlib.import_module(module_name)
-        except Exception as exc:  # noqa: BLE001 - reported to the caller like AWS does
+        except Exception as exc:
             raise HandlerResolutionError(
                 "Runtime.ImportModuleError",
                 f"Unable to import module '{module_name}': {exc}",
@@ -99,12 +97,8 @@ def resolve_handler(handler: str) -> Callable[[Any, Any], Any]:
         return fn
 
 
-def _error_payload(
-    error_type: str, message: str, stack: list[str] | None = None
-) -> bytes:
-    return json.dumps(
-        {"errorMessage": message, "errorType": error_type, "stackTrace": stack or []}
-    ).encode("utf-8")
+def _error_payload(error_type: str, message: str, stack: list[str] | None = None) -> bytes:
+    return json.dumps({"errorMessage": message, "errorType": error_type, "stackTrace": stack or []}).encode("utf-8")
 
 
 # Product code reads its environment once per process, as it may inside Lambda (where a sandbox's
@@ -184,9 +178,7 @@ def invoke_handler(
         # The thread cannot be stopped; it finishes in the background like a frozen
         # Lambda sandbox would, but its result is discarded.
         error_type = "Sandbox.Timedout"
-        return _error_payload(
-            error_type, f"Task timed out after {timeout_s:.2f} seconds"
-        ), error_type
+        return _error_payload(error_type, f"Task timed out after {timeout_s:.2f} seconds"), error_type
     except Exception as exc:  # noqa: BLE001 - the handler's own failure
         stack = traceback.format_list(traceback.extract_tb(exc.__traceback__))
         error_type = type(exc).__name__
@@ -196,9 +188,7 @@ def invoke_handler(
         return json.dumps(result).encode("utf-8"), None
     except (TypeError, ValueError) as exc:
         error_type = "Runtime.MarshalError"
-        return _error_payload(
-            error_type, f"Unable to marshal response: {exc}"
-        ), error_type
+        return _error_payload(error_type, f"Unable to marshal response: {exc}"), error_type
 
 
 # --- optional: handlers in worker processes -------------------------------------------------------------
@@ -233,13 +223,17 @@ def _get_process_pool(processes: int) -> concurrent.futures.ProcessPoolExecutor:
 
             # spawn, not fork: this process runs the emulator's threads, which a fork would copy mid-flight.
             _process_pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker, initargs=(list(sys.path),))
+                max_workers=processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(list(sys.path),),
+            )
         return _process_pool
 
 
-def _run_in_worker(handler: str, event: Any, context: LambdaContext, env: dict[str, str],
-                   timeout_s: float) -> tuple[bytes, str | None]:
+def _run_in_worker(
+    handler: str, event: Any, context: LambdaContext, env: dict[str, str], timeout_s: float
+) -> tuple[bytes, str | None]:
     """Runs inside a worker process: the whole invocation, answering with the payload or the envelope."""
     apply_environment(env)
     context.deadline_monotonic = time.monotonic() + timeout_s  # the worker's own clock
@@ -258,8 +252,9 @@ def _run_in_worker(handler: str, event: Any, context: LambdaContext, env: dict[s
         return _error_payload("Runtime.MarshalError", f"Unable to marshal response: {exc}"), "Runtime.MarshalError"
 
 
-def _invoke_in_process(processes: int, handler: str, event: Any, context: LambdaContext, env: dict[str, str],
-                       timeout_s: float) -> tuple[bytes, str | None]:
+def _invoke_in_process(
+    processes: int, handler: str, event: Any, context: LambdaContext, env: dict[str, str], timeout_s: float
+) -> tuple[bytes, str | None]:
     future = _get_process_pool(processes).submit(_run_in_worker, handler, event, context, env, timeout_s)
     try:
         return future.result(timeout=timeout_s)
@@ -294,9 +289,7 @@ def _decode_event(body: str | bytes | None) -> Any:
         return body
 
 
-def _log_tail(
-    request_id: str, function_version: str, started: float, error_type: str | None
-) -> str:
+def _log_tail(request_id: str, function_version: str, started: float, error_type: str | None) -> str:
     duration_ms = (time.monotonic() - started) * 1000
     lines = [f"START RequestId: {request_id} Version: {function_version}"]
     if error_type:
@@ -308,13 +301,9 @@ def _log_tail(
     return base64.b64encode(("\n".join(lines) + "\n").encode("utf-8")).decode("ascii")
 
 
-def invoke_function(
-    fn: Any, body: str | bytes | None, request_headers: Any, response_headers: Any
-) -> str | bytes:
+def invoke_function(fn: Any, body: str | bytes | None, request_headers: Any, response_headers: Any) -> str | bytes:
     """Replacement for ``LambdaFunction.invoke(self, body, request_headers, response_headers)``."""
-    invocation_type = (
-        _header(request_headers, "x-amz-invocation-type") or "RequestResponse"
-    )
+    invocation_type = _header(request_headers, "x-amz-invocation-type") or "RequestResponse"
     if invocation_type == "DryRun":
         # Only permission/parameter validation in AWS; moto answers 204.
         return b""
@@ -335,26 +324,18 @@ def invoke_function(
         def _async() -> None:
             payload, error_type = invoke_handler(fn.handler, event, **kwargs)
             if error_type:
-                LOG.warning(
-                    "async invoke of %s failed: %s", fn.function_name, payload[:2000]
-                )
+                LOG.warning("async invoke of %s failed: %s", fn.function_name, payload[:2000])
 
         # A plain thread rather than the pool: this wrapper waits on the pool itself,
         # so occupying a pool worker with it could starve synchronous invokes.
-        threading.Thread(
-            target=_async, name=f"localcloud-async-{fn.function_name}", daemon=True
-        ).start()
+        threading.Thread(target=_async, name=f"localcloud-async-{fn.function_name}", daemon=True).start()
         return b""
 
     request_id = str(uuid.uuid4())
     started = time.monotonic()
-    payload, error_type = invoke_handler(
-        fn.handler, event, request_id=request_id, **kwargs
-    )
+    payload, error_type = invoke_handler(fn.handler, event, request_id=request_id, **kwargs)
     if error_type:
         response_headers["x-amz-function-error"] = "Unhandled"
-    response_headers["x-amz-log-result"] = _log_tail(
-        request_id, str(fn.version), started, error_type
-    )
+    response_headers["x-amz-log-result"] = _log_tail(request_id, str(fn.version), started, error_type)
     response_headers["x-amz-executed-version"] = str(fn.version)
     return payload

@@ -28,19 +28,30 @@ from typing import Any
 
 from localcloud.patches import PatchPoint
 
-_ITEM_WORKER = ("moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor."
-                "distributed_item_processor_worker")
+_ITEM_WORKER = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor."
+    "distributed_item_processor_worker"
+)
 
 EVAL_JOB = PatchPoint(
-    _ITEM_WORKER, "DistributedItemProcessorWorker", "_eval_job", ("self", "env", "job"),
+    _ITEM_WORKER,
+    "DistributedItemProcessorWorker",
+    "_eval_job",
+    ("self", "env", "job"),
     "c97e0ed4aba18b55041cf230e08702bac92d4aa7ad4f891330dd7a5fa906a72c",
 )
 LIST_EXECUTIONS = PatchPoint(
-    "moto.stepfunctions.responses", "StepFunctionResponse", "list_executions", ("self",),
+    "moto.stepfunctions.responses",
+    "StepFunctionResponse",
+    "list_executions",
+    ("self",),
     "6fec14cfc5afd6b885954398772bfbf30a82bf37da8b30c4005ec49b1c84df9a",
 )
 DESCRIBE_EXECUTION = PatchPoint(
-    "moto.stepfunctions.models", "StepFunctionBackend", "describe_execution", ("self", "execution_arn"),
+    "moto.stepfunctions.models",
+    "StepFunctionBackend",
+    "describe_execution",
+    ("self", "execution_arn"),
     "74309ac20095b1027ed76d4d2ccbbb5974dff772184eadf1e5a7409281b04d5e",
 )
 MAP_RUN_POINTS = (EVAL_JOB, LIST_EXECUTIONS, DESCRIBE_EXECUTION)
@@ -68,9 +79,15 @@ class ChildExecution:
         return {"events": self.event_manager.get_event_history() if self.event_manager else []}
 
     def to_describe_output(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"executionArn": self.execution_arn, "stateMachineArn": self.state_machine_arn,
-                               "name": self.name, "status": self.status, "startDate": self.start_date,
-                               "input": self.execution_input, "mapRunArn": self.map_run_arn}
+        out: dict[str, Any] = {
+            "executionArn": self.execution_arn,
+            "stateMachineArn": self.state_machine_arn,
+            "name": self.name,
+            "status": self.status,
+            "startDate": self.start_date,
+            "input": self.execution_input,
+            "mapRunArn": self.map_run_arn,
+        }
         if self.stop_date:
             out["stopDate"] = self.stop_date
         if self.output is not None:
@@ -133,17 +150,25 @@ def _eval_job(self: Any, env: Any, job: Any) -> None:
     map_run_arn = record.map_run_arn
     name = str(uuid.uuid4())
     child = ChildExecution(
-        execution_arn=_child_arn(map_run_arn, name), name=name,
+        execution_arn=_child_arn(map_run_arn, name),
+        name=name,
         state_machine_arn=map_run_arn.replace(":mapRun:", ":stateMachine:").rsplit(":", 1)[0],
-        map_run_arn=map_run_arn, execution_input=to_json_str(job.job_input),
-        start_date=dt.datetime.now(dt.UTC), event_manager=EventManager(),
+        map_run_arn=map_run_arn,
+        execution_input=to_json_str(job.job_input),
+        start_date=dt.datetime.now(dt.UTC),
+        event_manager=EventManager(),
     )
     env.event_manager = child.event_manager
     env.event_manager.add_event(
-        context=env.event_history_context, event_type=HistoryEventType.ExecutionStarted,
-        event_details=EventDetails(executionStartedEventDetails={
-            "input": child.execution_input, "inputDetails": {"truncated": False},
-            "roleArn": "arn:aws:iam::000000000000:role/local"}),
+        context=env.event_history_context,
+        event_type=HistoryEventType.ExecutionStarted,
+        event_details=EventDetails(
+            executionStartedEventDetails={
+                "input": child.execution_input,
+                "inputDetails": {"truncated": False},
+                "roleArn": "arn:aws:iam::000000000000:role/local",
+            }
+        ),
     )
     try:
         EVAL_JOB.original()(self, env, job)
@@ -155,17 +180,19 @@ def _eval_job(self: Any, env: Any, job: Any) -> None:
             child.error = type(output).__name__
             child.cause = str(output)[:32768]
             env.event_manager.add_event(
-                context=env.event_history_context, event_type=HistoryEventType.ExecutionFailed,
-                event_details=EventDetails(executionFailedEventDetails={"error": child.error,
-                                                                        "cause": child.cause}),
+                context=env.event_history_context,
+                event_type=HistoryEventType.ExecutionFailed,
+                event_details=EventDetails(executionFailedEventDetails={"error": child.error, "cause": child.cause}),
             )
         else:
             child.status = "SUCCEEDED"
             child.output = to_json_str(output)
             env.event_manager.add_event(
-                context=env.event_history_context, event_type=HistoryEventType.ExecutionSucceeded,
-                event_details=EventDetails(executionSucceededEventDetails={
-                    "output": child.output, "outputDetails": {"truncated": False}}),
+                context=env.event_history_context,
+                event_type=HistoryEventType.ExecutionSucceeded,
+                event_details=EventDetails(
+                    executionSucceededEventDetails={"output": child.output, "outputDetails": {"truncated": False}}
+                ),
             )
         CHILDREN.add(child)
 
@@ -181,8 +208,14 @@ def _list_executions(self: Any) -> Any:
     for child in CHILDREN.children(map_run_arn):
         if status_filter and child.status != status_filter:
             continue
-        item = {"executionArn": child.execution_arn, "name": child.name, "startDate": child.start_date,
-                "stateMachineArn": child.state_machine_arn, "status": child.status, "mapRunArn": map_run_arn}
+        item = {
+            "executionArn": child.execution_arn,
+            "name": child.name,
+            "startDate": child.start_date,
+            "stateMachineArn": child.state_machine_arn,
+            "status": child.status,
+            "mapRunArn": map_run_arn,
+        }
         if child.stop_date:
             item["stopDate"] = child.stop_date
         executions.append(item)

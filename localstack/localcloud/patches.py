@@ -22,9 +22,7 @@ from typing import Any
 
 MOTO_VERSION = "5.2.5"
 
-_MAP_ITERATION = (
-    "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration"
-)
+_MAP_ITERATION = "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration"
 _EVAL_COMPONENT = "moto.stepfunctions.parser.asl.component.eval_component"
 _PARSER_LOGGER = "moto.stepfunctions.parser"
 
@@ -56,9 +54,7 @@ class PatchPoint:
             raise PatchPointMoved(f"{self.name}: class not found ({exc})") from exc
         fn = owner.__dict__.get(self.method)
         if fn is None:
-            raise PatchPointMoved(
-                f"{self.name}: method no longer defined on {self.cls}"
-            )
+            raise PatchPointMoved(f"{self.name}: method no longer defined on {self.cls}")
         return getattr(fn, "__localcloud_original__", fn)
 
     def check(self) -> Callable[..., Any]:
@@ -73,9 +69,7 @@ class PatchPoint:
         fn = self.original()
         params = tuple(inspect.signature(fn).parameters)
         if params != self.params:
-            raise PatchPointMoved(
-                f"{self.name}: parameters are {params}, patch expects {self.params}"
-            )
+            raise PatchPointMoved(f"{self.name}: parameters are {params}, patch expects {self.params}")
         digest = hashlib.sha256(inspect.getsource(fn).encode("utf-8")).hexdigest()
         if digest != self.source_sha256:
             raise PatchPointMoved(
@@ -156,9 +150,7 @@ def check_patch_points() -> list[str]:
 # --- Patch 1: Lambda runner -------------------------------------------------------
 
 
-def _lambda_invoke(
-    self: Any, body: Any, request_headers: Any, response_headers: Any
-) -> str | bytes:
+def _lambda_invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> str | bytes:
     # Replaces the Docker-based invoke: run the handler in-process (lambda_runner).
     from localcloud.lambda_runner import invoke_function
 
@@ -194,9 +186,7 @@ def _inline_eval_pool(self: Any, job: Any, worker_frame: Any) -> None:
         next_job = self._job_pool.next_job()
         if next_job is None:
             # Non-faulty terminal iteration events are the source of the following states.
-            worker_frame.event_history_context.source_event_id = (
-                job_frame.event_history_context.last_published_event_id
-            )
+            worker_frame.event_history_context.source_event_id = job_frame.event_history_context.last_published_event_id
             self._env.close_frame(worker_frame)
             self._job_pool.close_job(job)
             return
@@ -250,9 +240,7 @@ class _QuietStepFunctionsFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name == _EVAL_COMPONENT and record.msg == "%s at '%s'":
-            first = (
-                record.args[0] if isinstance(record.args, tuple) and record.args else ""
-            )
+            first = record.args[0] if isinstance(record.args, tuple) and record.args else ""
             if str(first).startswith("Exception=FailureEventException"):
                 return False
             # Other exceptions keep their summary but lose the component-tree repr.
@@ -286,11 +274,7 @@ def _quiet_stepfunctions_logs() -> None:
     # "ToleratedFailurePercentage declarations currently have no effect" is logged at every parse of the
     # daily state machine: a known emulator gap (README, "How the local cloud differs"), not news each time.
     logging.getLogger(f"{_PARSER_LOGGER}.asl.parse.preprocessor").setLevel(logging.ERROR)
-    names = [
-        n
-        for n in logging.root.manager.loggerDict
-        if n == _PARSER_LOGGER or n.startswith(_PARSER_LOGGER + ".")
-    ]
+    names = [n for n in logging.root.manager.loggerDict if n == _PARSER_LOGGER or n.startswith(_PARSER_LOGGER + ".")]
     for name in names + [_EVAL_COMPONENT]:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
@@ -307,9 +291,7 @@ def apply() -> None:
         check_patch_points()
         LAMBDA_INVOKE.install(_lambda_invoke)
         MAP_INLINE_POOL.install(_inline_eval_pool)
-        MAP_DISTRIBUTED_ITEM_PROCESSOR_POOL.install(
-            _make_distributed_eval_pool("open_inner_frame")
-        )
+        MAP_DISTRIBUTED_ITEM_PROCESSOR_POOL.install(_make_distributed_eval_pool("open_inner_frame"))
         MAP_DISTRIBUTED_ITERATOR_POOL.install(_make_distributed_eval_pool("open_frame"))
         _quiet_stepfunctions_logs()
         from localcloud.map_runs import apply_map_runs

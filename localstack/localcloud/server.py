@@ -80,9 +80,7 @@ class LocalCloud:
             os.environ.setdefault(key, value)
         # Must precede any CreateStateMachine: moto decides per state machine whether
         # executions are interpreted.
-        self._post(
-            "/moto-api/config", {"stepfunctions": {"execute_state_machine": True}}
-        )
+        self._post("/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
         return self
 
     def stop(self) -> None:

@@ -77,7 +77,9 @@ class FunctionPatchPoint:
 
 
 BOTO_CLIENT_FOR = FunctionPatchPoint(
-    f"{_ASL}.utils.boto_client", "boto_client_for", ("region", "service", "state_credentials"),
+    f"{_ASL}.utils.boto_client",
+    "boto_client_for",
+    ("region", "service", "state_credentials"),
     "1f44dc2ac8aa2179df62365a6e5ea377f1770ea828a0f107440a2554f1b4edb8",
 )
 # Modules that did `from ...boto_client import boto_client_for`.
@@ -89,24 +91,39 @@ BOTO_CLIENT_IMPORTERS = (
     f"{_ASL}.component.state.exec.state_task.service.state_task_service_glue",
 )
 INVOKE_LAMBDA = FunctionPatchPoint(
-    _LAMBDA_EVAL, "_invoke_lambda_function", ("parameters", "region", "state_credentials"),
+    _LAMBDA_EVAL,
+    "_invoke_lambda_function",
+    ("parameters", "region", "state_credentials"),
     "0ebcddb746e422b052963ea2d51eb1730a7d36968f67d27dd421e5ec0729fbae",
 )
 EXTRACT_JSON = FunctionPatchPoint(
-    f"{_ASL}.utils.json_path", "extract_json", ("path", "data"),
+    f"{_ASL}.utils.json_path",
+    "extract_json",
+    ("path", "data"),
     "932245247973780c72287b75597e70031472f0cd764f35a199100d8a195987a4",
 )
 RESULT_PATH_EVAL = PatchPoint(
-    f"{_ASL}.component.common.path.result_path", "ResultPath", "_eval_body", ("self", "env"),
+    f"{_ASL}.component.common.path.result_path",
+    "ResultPath",
+    "_eval_body",
+    ("self", "env"),
     "a6d93b4e5a332fadf256032411a32a39e24fdbf8080462c6c037bfe11c195081",
 )
 EVALUATE_WITH_TIMEOUT = PatchPoint(
-    f"{_ASL}.component.state.exec.execute_state", "ExecutionState", "_evaluate_with_timeout", ("self", "env"),
+    f"{_ASL}.component.state.exec.execute_state",
+    "ExecutionState",
+    "_evaluate_with_timeout",
+    ("self", "env"),
     "c56deda08a42e98d3958bfb2ab95de74c7ec7a515085614a80e1ea4948722485",
 )
 
-SPEEDUP_POINTS: tuple[Any, ...] = (BOTO_CLIENT_FOR, INVOKE_LAMBDA, EXTRACT_JSON, RESULT_PATH_EVAL,
-                                   EVALUATE_WITH_TIMEOUT)
+SPEEDUP_POINTS: tuple[Any, ...] = (
+    BOTO_CLIENT_FOR,
+    INVOKE_LAMBDA,
+    EXTRACT_JSON,
+    RESULT_PATH_EVAL,
+    EVALUATE_WITH_TIMEOUT,
+)
 
 
 # --- 1. one boto3 client per (region, service) --------------------------------------------------------

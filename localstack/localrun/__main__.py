@@ -34,8 +34,7 @@ def parse_instant(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"AT: not an ISO-8601 instant: {text!r} (e.g. 2026-11-30T07:00:00Z)") from None
+        raise argparse.ArgumentTypeError(f"AT: not an ISO-8601 instant: {text!r} (e.g. 2026-11-30T07:00:00Z)") from None
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"AT: give a UTC offset or Z, e.g. {text}Z")
     return value.astimezone(UTC)
@@ -58,8 +57,9 @@ def next_daily_instant(now: datetime, cron: str = "0 8 * * *", tz: str = "Europe
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="localrun", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="localrun", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--once", action="store_true", help="exit after the run (status 0 only on success)")
     parser.add_argument("--tenants", type=parse_tenants, default=None, help="N synthetic tenants (default: demo)")
     parser.add_argument("--at", type=parse_instant, default=None, help="UTC instant to fire the clock at")
@@ -69,8 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _progress_bar() -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=console)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
 def _watch(stack: Any, name: str, timeout: float) -> Any:
@@ -80,10 +86,15 @@ def _watch(stack: Any, name: str, timeout: float) -> Any:
 
         def update(p: dict[str, Any]) -> None:
             done = p["tenants_processed"] + p["tenants_failed"]
-            bar.update(tenants, total=p["tenants_total"] or None, completed=done,
-                       detail=f"{p['tenants_failed']} failed")
-            bar.update(steps, total=p["steps_total"] or None, completed=p["steps_completed"] + p["steps_failed"],
-                       detail=f"{p['steps_failed']} failed")
+            bar.update(
+                tenants, total=p["tenants_total"] or None, completed=done, detail=f"{p['tenants_failed']} failed"
+            )
+            bar.update(
+                steps,
+                total=p["steps_total"] or None,
+                completed=p["steps_completed"] + p["steps_failed"],
+                detail=f"{p['steps_failed']} failed",
+            )
 
         return stack.wait(name, timeout=timeout, on_progress=update)
 
@@ -93,9 +104,15 @@ def _print_table(summaries: list[dict[str, Any]]) -> None:
     for column in ("execution", "status", "tenants ok", "failed", "skipped", "steps", "duration s"):
         table.add_column(column)
     for s in summaries:
-        table.add_row(s["execution_name"], s["status"], str(s["tenants_processed"]), str(s["tenants_failed"]),
-                      str(s["tenants_skipped"]), f"{s['steps_completed']}/{s['steps_total']}",
-                      f"{s['duration_seconds']:.1f}")
+        table.add_row(
+            s["execution_name"],
+            s["status"],
+            str(s["tenants_processed"]),
+            str(s["tenants_failed"]),
+            str(s["tenants_skipped"]),
+            f"{s['steps_completed']}/{s['steps_total']}",
+            f"{s['duration_seconds']:.1f}",
+        )
     console.print(table)
 
 
@@ -109,20 +126,26 @@ def main(argv: list[str] | None = None) -> int:
 
     tenants = demo_tenants() if args.tenants is None else synthetic_tenants(args.tenants)
     at = args.at or next_daily_instant(datetime.now(UTC))
-    stack = Stack(database_url=os.environ.get("DATABASE_URL") or None,
-                  redis_url=os.environ.get("REDIS_URL") or None,
-                  rabbitmq_url=os.environ.get("RABBITMQ_URL") or None,
-                  tenants=tenants)
+    stack = Stack(
+        database_url=os.environ.get("DATABASE_URL") or None,
+        redis_url=os.environ.get("REDIS_URL") or None,
+        rabbitmq_url=os.environ.get("RABBITMQ_URL") or None,
+        tenants=tenants,
+    )
     started = time.monotonic()
-    console.print(f"[bold]Starting the local cloud[/] ({len(tenants)} tenants; database "
-                  f"{'Postgres' if stack.database_url.startswith('postgres') else 'embedded SQLite'}, "
-                  f"Redis {'real' if stack.redis_url else 'embedded'}, "
-                  f"events to {'RabbitMQ' if stack.rabbitmq_url else 'the local event log'})")
+    console.print(
+        f"[bold]Starting the local cloud[/] ({len(tenants)} tenants; database "
+        f"{'Postgres' if stack.database_url.startswith('postgres') else 'embedded SQLite'}, "
+        f"Redis {'real' if stack.redis_url else 'embedded'}, "
+        f"events to {'RabbitMQ' if stack.rabbitmq_url else 'the local event log'})"
+    )
     try:
         stack.start()
-        console.print(f"Local cloud at {stack.cloud.endpoint_url}; simulator at {stack.simulator.url}; "
-                      f"{len(stack.deployment.function_arns)} functions, "
-                      f"{len(stack.deployment.rule_names)} rules deployed")
+        console.print(
+            f"Local cloud at {stack.cloud.endpoint_url}; simulator at {stack.simulator.url}; "
+            f"{len(stack.deployment.function_arns)} functions, "
+            f"{len(stack.deployment.rule_names)} rules deployed"
+        )
         console.print(f"[bold]Firing the EventBridge clock at {at.isoformat()}[/]")
         firings = stack.fire(at)
         dispatches = stack.dispatches(firings)
@@ -131,8 +154,12 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"[red]{firing.rule_name}: {firing.function_error}: {firing.response_payload}[/]")
         runs = [run for d in dispatches for run in d["runs"]]
         # The catch-up sweep (its own rule, target id "catchup") may start runs an outage missed.
-        runs += [run for f in firings if f.target_id == "catchup" and isinstance(f.response_payload, dict)
-                 for run in f.response_payload.get("runs", [])]
+        runs += [
+            run
+            for f in firings
+            if f.target_id == "catchup" and isinstance(f.response_payload, dict)
+            for run in f.response_payload.get("runs", [])
+        ]
         not_due = sorted({scope for d in dispatches for scope in d["not_due"]})
         summaries = []
         for run in runs:
@@ -163,9 +190,21 @@ def main(argv: list[str] | None = None) -> int:
             "fired_at": at.isoformat(),
             "scopes_ran": [r["scope"] for r in runs],
             "scopes_not_due": not_due,
-            "runs": [{k: s.get(k) for k in ("execution_name", "scope", "status", "tenants_processed",
-                                            "tenants_failed", "steps_completed", "duration_seconds")}
-                     for s in summaries],
+            "runs": [
+                {
+                    k: s.get(k)
+                    for k in (
+                        "execution_name",
+                        "scope",
+                        "status",
+                        "tenants_processed",
+                        "tenants_failed",
+                        "steps_completed",
+                        "duration_seconds",
+                    )
+                }
+                for s in summaries
+            ],
         }
         if args.once:
             print(json.dumps(line), flush=True)
@@ -179,10 +218,22 @@ def main(argv: list[str] | None = None) -> int:
 def _serve_api(stack: Any, port: int) -> int:
     from localrun.tokens import admin_token_hint
 
-    env = {**os.environ, **stack.env, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get(
-        "PYTHONPATH", "")])}
-    command = [str(Path(sys.executable).with_name("chalice")), "local", "--stage", "local", "--host", "127.0.0.1",
-               "--port", str(port), "--no-autoreload"]
+    env = {
+        **os.environ,
+        **stack.env,
+        "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    command = [
+        str(Path(sys.executable).with_name("chalice")),
+        "local",
+        "--stage",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-autoreload",
+    ]
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
 
     def stop(_signum: int, _frame: Any) -> None:
@@ -191,8 +242,11 @@ def _serve_api(stack: Any, port: int) -> int:
     # Ctrl-C and a plain `kill` both stop the API and the local cloud cleanly.
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    console.print(f"[bold green]API on http://127.0.0.1:{port}/api/v1/orchestrator/executions[/] "
-                  f"(Ctrl-C to stop).\n{admin_token_hint(port)}", soft_wrap=True)
+    console.print(
+        f"[bold green]API on http://127.0.0.1:{port}/api/v1/orchestrator/executions[/] "
+        f"(Ctrl-C to stop).\n{admin_token_hint(port)}",
+        soft_wrap=True,
+    )
     try:
         return process.wait()
     except KeyboardInterrupt:

@@ -109,8 +109,9 @@ class Stack:
             import httpx
 
             if self._tenants is not None:
-                httpx.put(f"{self.simulator_url}/sim/tenants", json={"tenants": self._tenants},
-                          timeout=60).raise_for_status()
+                httpx.put(
+                    f"{self.simulator_url}/sim/tenants", json={"tenants": self._tenants}, timeout=60
+                ).raise_for_status()
             platform_url = self.simulator_url
         else:
             self.simulator = SimulatorServer(tenants=self._tenants).start()
@@ -134,8 +135,9 @@ class Stack:
         self.deployment = deploy(clients, stage=self.stage, environment=self.env, adapt_definition=adapt_definition)
         self.env.update(self.deployment.environment())
         self._apply_environ(self.deployment.environment())
-        self.clock = EventBridgeClock(self.cloud.client("events"), self.cloud.client("lambda"),
-                                      name_prefix=f"{APP_NAME}-{self.stage}-")
+        self.clock = EventBridgeClock(
+            self.cloud.client("events"), self.cloud.client("lambda"), name_prefix=f"{APP_NAME}-{self.stage}-"
+        )
         return self
 
     def stop(self) -> None:
@@ -164,14 +166,16 @@ class Stack:
 
     def dispatches(self, firings: list[Firing]) -> list[dict[str, Any]]:
         """The dispatcher's answers among the firings (what ran, what was not due)."""
-        return [f.response_payload for f in firings
-                if f.target_id == "dispatch" and isinstance(f.response_payload, dict)]
+        return [
+            f.response_payload for f in firings if f.target_id == "dispatch" and isinstance(f.response_payload, dict)
+        ]
 
     def drain_outbox(self) -> dict[str, Any]:
         """Invoke the bridge once, as the periodic rule would."""
         assert self.cloud is not None and self.deployment is not None
         response = self.cloud.client("lambda").invoke(
-            FunctionName=self.deployment.function_arns["publish_events"], Payload=b'{"source": "local-run"}')
+            FunctionName=self.deployment.function_arns["publish_events"], Payload=b'{"source": "local-run"}'
+        )
         return json.loads(response["Payload"].read() or b"null")
 
     def execution_arn(self, execution_name: str, workflow: str = "daily_operations") -> str:
@@ -220,11 +224,22 @@ class Stack:
         with session_scope() as session:
             execution = runs.get_execution_by_name(session, execution_name)
             if execution is None:
-                return {"status": "starting", "tenants_total": 0, "tenants_processed": 0, "tenants_failed": 0,
-                        "steps_total": 0, "steps_completed": 0, "steps_failed": 0}
+                return {
+                    "status": "starting",
+                    "tenants_total": 0,
+                    "tenants_processed": 0,
+                    "tenants_failed": 0,
+                    "steps_total": 0,
+                    "steps_completed": 0,
+                    "steps_failed": 0,
+                }
             live = steps.progress(session, str(execution.id))
-            return {"status": execution.status, "tenants_total": execution.tenants_total,
-                    "steps_total": execution.steps_total, **live}
+            return {
+                "status": execution.status,
+                "tenants_total": execution.tenants_total,
+                "steps_total": execution.steps_total,
+                **live,
+            }
 
     def summary(self, execution_name: str) -> dict[str, Any]:
         with session_scope() as session:

@@ -23,8 +23,15 @@ def chaos_stack(pg_url: str, real_redis_url: str, tmp_path_factory: pytest.TempP
 
     # A 2 s client timeout keeps the "service hangs / is slow" rows short (3 attempts each).
     env = {"PLATFORM_TIMEOUT_SECONDS": "2"}
-    with Stack(database_url=pg_url, redis_url=real_redis_url, rabbitmq_url=RABBITMQ_URL, tenants=demo_tenants(),
-               data_dir=tmp_path_factory.mktemp("chaos-stack"), stage="chaos", extra_env=env) as running:
+    with Stack(
+        database_url=pg_url,
+        redis_url=real_redis_url,
+        rabbitmq_url=RABBITMQ_URL,
+        tenants=demo_tenants(),
+        data_dir=tmp_path_factory.mktemp("chaos-stack"),
+        stage="chaos",
+        extra_env=env,
+    ) as running:
         yield running
 
 

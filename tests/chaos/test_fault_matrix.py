@@ -31,8 +31,14 @@ from tests.conftest import bind_event_queue
 
 MADRID = "Europe/Madrid"
 ACTIVE_MADRID = 10
-DAILY_STEPS = ("generate_forecasts", "plan_production", "calculate_procurement", "project_inventory",
-               "validate_forecasts", "send_daily_summary")
+DAILY_STEPS = (
+    "generate_forecasts",
+    "plan_production",
+    "calculate_procurement",
+    "project_inventory",
+    "validate_forecasts",
+    "send_daily_summary",
+)
 # A UTC instant at which only the every-minute rule (outbox drain + watchdog) is due.
 HOUSEKEEPING_AT = datetime(2027, 1, 20, 12, 34, tzinfo=UTC)
 
@@ -59,10 +65,16 @@ def fire_run(stack: Any, at: datetime) -> str:
 def failed_attempts(execution_id: str, tenant_id: str, step: str) -> list[datetime]:
     """When each failed attempt of one tenant's step was recorded (one log row per attempt)."""
     with session_scope() as session:
-        rows = session.scalars(select(ExecutionLog.created_at).where(
-            ExecutionLog.execution_id == uuid.UUID(execution_id), ExecutionLog.tenant_id == tenant_id,
-            ExecutionLog.step_name == step, ExecutionLog.message.like(f"{step} failed for %"),
-        ).order_by(ExecutionLog.id)).all()
+        rows = session.scalars(
+            select(ExecutionLog.created_at)
+            .where(
+                ExecutionLog.execution_id == uuid.UUID(execution_id),
+                ExecutionLog.tenant_id == tenant_id,
+                ExecutionLog.step_name == step,
+                ExecutionLog.message.like(f"{step} failed for %"),
+            )
+            .order_by(ExecutionLog.id)
+        ).all()
     return list(rows)
 
 
@@ -80,8 +92,9 @@ def outbox_for(execution_id: str) -> list[OutboxEvent]:
         return list(session.scalars(select(OutboxEvent).where(OutboxEvent.aggregate_id == execution_id)))
 
 
-def test_downstream_5xx_timeout_and_slowness_fail_only_their_tenant(chaos_stack: Any, sim: Any,
-                                                                    matrix_line: Line) -> None:
+def test_downstream_5xx_timeout_and_slowness_fail_only_their_tenant(
+    chaos_stack: Any, sim: Any, matrix_line: Line
+) -> None:
     # GIVEN three tenants whose services misbehave: forecasting answers 503, production hangs past the
     # client timeout (2 s), inventory answers every call 3 s late
     five_xx, hangs, slow = (t["id"] for t in madrid_tenants()[:3])
@@ -104,8 +117,11 @@ def test_downstream_5xx_timeout_and_slowness_fail_only_their_tenant(chaos_stack:
     # (forecasting also serves the accuracy check in the other Parallel branch: whichever of the two
     # exhausts its retries first fails the Parallel state, which stops the other branch mid-retry)
     observed = []
-    for tenant, step, service in ((five_xx, "generate_forecasts", "forecasting"),
-                                  (hangs, "plan_production", "production"), (slow, "project_inventory", "inventory")):
+    for tenant, step, service in (
+        (five_xx, "generate_forecasts", "forecasting"),
+        (hangs, "plan_production", "production"),
+        (slow, "project_inventory", "inventory"),
+    ):
         attempts = failed_attempts(summary["execution_id"], tenant, step)
         if service == "forecasting":
             validation = failed_attempts(summary["execution_id"], tenant, "validate_forecasts")
@@ -114,8 +130,10 @@ def test_downstream_5xx_timeout_and_slowness_fail_only_their_tenant(chaos_stack:
         assert failed[(tenant, step)].error_type == "TransientServiceError"
         observed.append(f"{service} {len(attempts)} attempts (gaps {gaps(attempts)})")
     assert sim.calls_for("production", hangs) == 3 and sim.calls_for("inventory", slow) == 3
-    matrix_line("downstream 5xx / hang / slow for one tenant each",
-                f"{summary['status']}, {summary['tenants_processed']} ok, failed: " + "; ".join(observed))
+    matrix_line(
+        "downstream 5xx / hang / slow for one tenant each",
+        f"{summary['status']}, {summary['tenants_processed']} ok, failed: " + "; ".join(observed),
+    )
 
 
 def test_step_handler_crash_is_caught_and_recorded(chaos_stack: Any, sim: Any, matrix_line: Line) -> None:
@@ -132,16 +150,23 @@ def test_step_handler_crash_is_caught_and_recorded(chaos_stack: Any, sim: Any, m
     assert (summary["tenants_processed"], summary["tenants_failed"]) == (ACTIVE_MADRID - 1, 1)
     failed = [r for r in step_rows(summary["execution_id"]) if r.status == "failed"]
     assert [(r.tenant_id, r.step_name, r.error_type) for r in failed] == [
-        (victim, "calculate_procurement", "PermanentServiceError")]
+        (victim, "calculate_procurement", "PermanentServiceError")
+    ]
     assert sim.calls_for("procurement", victim) == 1
     with session_scope() as session:
-        caught = session.scalar(select(func.count()).where(
-            ExecutionLog.execution_id == uuid.UUID(summary["execution_id"]), ExecutionLog.tenant_id == victim,
-            ExecutionLog.message.like("tenant % failed at calculate_procurement%")))
+        caught = session.scalar(
+            select(func.count()).where(
+                ExecutionLog.execution_id == uuid.UUID(summary["execution_id"]),
+                ExecutionLog.tenant_id == victim,
+                ExecutionLog.message.like("tenant % failed at calculate_procurement%"),
+            )
+        )
     assert caught == 1
-    matrix_line("step handler crashes (unhandled error)",
-                f"{summary['status']}, Catch recorded {failed[0].error_type} at {failed[0].step_name} "
-                f"after 1 attempt, {summary['tenants_processed']} others ok")
+    matrix_line(
+        "step handler crashes (unhandled error)",
+        f"{summary['status']}, Catch recorded {failed[0].error_type} at {failed[0].step_name} "
+        f"after 1 attempt, {summary['tenants_processed']} others ok",
+    )
 
 
 def test_same_step_delivered_twice_calls_downstream_once(chaos_stack: Any, sim: Any, matrix_line: Line) -> None:
@@ -154,8 +179,10 @@ def test_same_step_delivered_twice_calls_downstream_once(chaos_stack: Any, sim: 
     event = {"run": run, "tenant": {"id": tenant["id"], "name": tenant["name"]}}
     # WHEN the same step is delivered twice at once, and once more afterwards
     results: list[Any] = []
-    threads = [threading.Thread(target=lambda: results.append(_invoke(lam, arns["generate_forecasts"], event)))
-               for _ in range(2)]
+    threads = [
+        threading.Thread(target=lambda: results.append(_invoke(lam, arns["generate_forecasts"], event)))
+        for _ in range(2)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -168,12 +195,17 @@ def test_same_step_delivered_twice_calls_downstream_once(chaos_stack: Any, sim: 
     rows = step_rows(run["execution_id"])
     assert [(r.tenant_id, r.step_name, r.status) for r in rows] == [(tenant["id"], "generate_forecasts", "completed")]
     with session_scope() as session:
-        logs = session.scalar(select(func.count()).where(
-            ExecutionLog.execution_id == uuid.UUID(run["execution_id"]), ExecutionLog.tenant_id == tenant["id"]))
+        logs = session.scalar(
+            select(func.count()).where(
+                ExecutionLog.execution_id == uuid.UUID(run["execution_id"]), ExecutionLog.tenant_id == tenant["id"]
+            )
+        )
     assert logs == 1
-    matrix_line("same step delivered twice (+1 later)",
-                f"downstream called {sim.calls_for('forecasting', tenant['id'])}x, 3 identical results, "
-                f"1 step row, {logs} log row")
+    matrix_line(
+        "same step delivered twice (+1 later)",
+        f"downstream called {sim.calls_for('forecasting', tenant['id'])}x, 3 identical results, "
+        f"1 step row, {logs} log row",
+    )
 
 
 def test_hundred_concurrent_triggers_start_one_execution(chaos_stack: Any, matrix_line: Line) -> None:
@@ -212,8 +244,10 @@ def test_hundred_concurrent_triggers_start_one_execution(chaos_stack: Any, matri
     with session_scope() as session:
         rows = session.scalar(select(func.count()).where(Execution.execution_name == name))
     assert names.count(name) == 1 and rows == 1
-    matrix_line("100 concurrent triggers of the same run",
-                f"1 execution ({dict(Counter(outcomes))}), run {result.summary['status']}")
+    matrix_line(
+        "100 concurrent triggers of the same run",
+        f"1 execution ({dict(Counter(outcomes))}), run {result.summary['status']}",
+    )
 
 
 def test_redis_unavailable_at_start_starts_nothing(chaos_stack: Any, matrix_line: Line) -> None:
@@ -225,7 +259,8 @@ def test_redis_unavailable_at_start_starts_nothing(chaos_stack: Any, matrix_line
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
     lam.update_function_configuration(
-        FunctionName=arn, Environment={"Variables": {**env, "REDIS_URL": f"redis://127.0.0.1:{closed_port}/0"}})
+        FunctionName=arn, Environment={"Variables": {**env, "REDIS_URL": f"redis://127.0.0.1:{closed_port}/0"}}
+    )
     name = "daily_operations-europe-madrid-2027-01-15"
     try:
         # WHEN the daily rule fires
@@ -250,19 +285,24 @@ def test_redis_unavailable_at_start_starts_nothing(chaos_stack: Any, matrix_line
     # AND when Redis is reachable again the next delivery starts the run normally
     result = chaos_stack.wait(fire_run(chaos_stack, eight_madrid(15)), timeout=240)
     assert result.summary["status"] == "completed" and len(outbox_for(result.summary["execution_id"])) == 1
-    matrix_line("Redis unavailable at start (closed port)",
-                f"no run: {error['errorType']}: {error['errorMessage'][:60]}...; 0 rows; next firing ran "
-                f"{result.summary['status']}")
+    matrix_line(
+        "Redis unavailable at start (closed port)",
+        f"no run: {error['errorType']}: {error['errorMessage'][:60]}...; 0 rows; next firing ran "
+        f"{result.summary['status']}",
+    )
 
 
-def test_run_past_its_max_execution_time_is_stopped_failed_and_announced(chaos_stack: Any, sim: Any,
-                                                                          matrix_line: Line) -> None:
+def test_run_past_its_max_execution_time_is_stopped_failed_and_announced(
+    chaos_stack: Any, sim: Any, matrix_line: Line
+) -> None:
     # GIVEN a workflow limited to 1 s and a forecasting service that keeps its run busy longer
     with session_scope() as session:
-        original = session.scalar(select(Workflow.max_execution_time_seconds)
-                                  .where(Workflow.name == "daily_operations"))
-        session.execute(update(Workflow).where(Workflow.name == "daily_operations")
-                        .values(max_execution_time_seconds=1))
+        original = session.scalar(
+            select(Workflow.max_execution_time_seconds).where(Workflow.name == "daily_operations")
+        )
+        session.execute(
+            update(Workflow).where(Workflow.name == "daily_operations").values(max_execution_time_seconds=1)
+        )
     sim.set_fault("forecasting", latency_ms=1500)
     consumer, queue = bind_event_queue(durable=False)
     try:
@@ -274,14 +314,18 @@ def test_run_past_its_max_execution_time_is_stopped_failed_and_announced(chaos_s
             chaos_stack.fire(HOUSEKEEPING_AT)
     finally:
         with session_scope() as session:
-            session.execute(update(Workflow).where(Workflow.name == "daily_operations")
-                            .values(max_execution_time_seconds=original))
+            session.execute(
+                update(Workflow).where(Workflow.name == "daily_operations").values(max_execution_time_seconds=original)
+            )
     try:
         # THEN the run is failed with the reason, its state machine execution stopped, its lock released
         with session_scope() as session:
             execution = session.scalar(select(Execution).where(Execution.execution_name == name))
-            alerts = session.scalars(select(ExecutionLog.message).where(
-                ExecutionLog.execution_id == execution.id, ExecutionLog.step_name == "alert")).all()
+            alerts = session.scalars(
+                select(ExecutionLog.message).where(
+                    ExecutionLog.execution_id == execution.id, ExecutionLog.step_name == "alert"
+                )
+            ).all()
         assert execution.status == "failed"
         assert "exceeded max_execution_time_seconds (1 s)" in execution.error_message
         assert _sfn_status_when_ended(chaos_stack, name) == "ABORTED"
@@ -293,15 +337,20 @@ def test_run_past_its_max_execution_time_is_stopped_failed_and_announced(chaos_s
         received = _drain_queue(consumer, queue)
         mine = [(m, p) for m, p in received if p["execution_id"] == str(execution.id)]
         assert [(m.routing_key, p["error_message"]) for m, p in mine] == [
-            ("orchestrator.workflow_failed", execution.error_message)]
+            ("orchestrator.workflow_failed", execution.error_message)
+        ]
         assert any(a.startswith("alert sent:") for a in alerts), alerts
-        assert any(n["type"] == "workflow_failed" and n["data"]["execution_id"] == str(execution.id)
-                   for n in sim.list_notifications())
+        assert any(
+            n["type"] == "workflow_failed" and n["data"]["execution_id"] == str(execution.id)
+            for n in sim.list_notifications()
+        )
     finally:
         consumer.close()
-    matrix_line("run exceeds max_execution_time_seconds",
-                f"watchdog: {execution.status} ({execution.error_message[:48]}...), SFN ABORTED, lock released, "
-                f"event + alert sent")
+    matrix_line(
+        "run exceeds max_execution_time_seconds",
+        f"watchdog: {execution.status} ({execution.error_message[:48]}...), SFN ABORTED, lock released, "
+        f"event + alert sent",
+    )
 
 
 @pytest.mark.chaos
@@ -340,13 +389,16 @@ def test_rabbitmq_stopped_during_run_loses_and_doubles_nothing(chaos_stack: Any,
         connection.close()
     finally:
         services.start_rabbitmq(RABBITMQ_URL)
-    matrix_line("RabbitMQ stopped during the run, started after",
-                f"event pending during outage, then delivered; {len(counts)} message(s), each id exactly once")
+    matrix_line(
+        "RabbitMQ stopped during the run, started after",
+        f"event pending during outage, then delivered; {len(counts)} message(s), each id exactly once",
+    )
 
 
 @pytest.mark.chaos
-def test_postgres_restarted_mid_run_finishes_without_lost_or_doubled_rows(chaos_stack: Any, sim: Any,
-                                                                         matrix_line: Line) -> None:
+def test_postgres_restarted_mid_run_finishes_without_lost_or_doubled_rows(
+    chaos_stack: Any, sim: Any, matrix_line: Line
+) -> None:
     # GIVEN services slow enough (0.8 s a call) that the run's steps are in flight for several seconds
     sim.clear_calls()
     for service in ("forecasting", "production", "procurement", "inventory", "notification"):
@@ -373,19 +425,27 @@ def test_postgres_restarted_mid_run_finishes_without_lost_or_doubled_rows(chaos_
     rows = step_rows(summary["execution_id"])
     assert Counter(r.status for r in rows) == {"completed": ACTIVE_MADRID * len(DAILY_STEPS)}
     with session_scope() as session:
-        logs = Counter(session.execute(select(ExecutionLog.tenant_id, ExecutionLog.step_name).where(
-            ExecutionLog.execution_id == uuid.UUID(summary["execution_id"]),
-            ExecutionLog.tenant_id.is_not(None))).all())
+        logs = Counter(
+            session.execute(
+                select(ExecutionLog.tenant_id, ExecutionLog.step_name).where(
+                    ExecutionLog.execution_id == uuid.UUID(summary["execution_id"]), ExecutionLog.tenant_id.is_not(None)
+                )
+            ).all()
+        )
     assert len(logs) == ACTIVE_MADRID * len(DAILY_STEPS) and set(logs.values()) == {1}, logs
     assert len(outbox_for(summary["execution_id"])) == 1
     # AND no downstream service was called twice for a step that had already succeeded
     for tenant in madrid_tenants():
-        calls = {s: sim.calls_for(s, tenant["id"]) for s in ("forecasting", "production", "procurement",
-                                                              "inventory", "notification")}
+        calls = {
+            s: sim.calls_for(s, tenant["id"])
+            for s in ("forecasting", "production", "procurement", "inventory", "notification")
+        }
         assert calls == {"forecasting": 2, "production": 1, "procurement": 1, "inventory": 1, "notification": 1}
-    matrix_line("Postgres restarted in the middle of a run",
-                f"down+up in {outage:.1f}s; run {summary['status']}, {len(rows)} step rows, "
-                f"{sum(logs.values())} step logs (none doubled), downstream once per step")
+    matrix_line(
+        "Postgres restarted in the middle of a run",
+        f"down+up in {outage:.1f}s; run {summary['status']}, {len(rows)} step rows, "
+        f"{sum(logs.values())} step logs (none doubled), downstream once per step",
+    )
 
 
 # --- helpers -------------------------------------------------------------------------------------------
@@ -414,12 +474,17 @@ def _status(name: str) -> str | None:
 def _completed_steps(name: str) -> int:
     try:
         with session_scope() as session:
-            return int(session.scalar(select(func.count()).select_from(StepRun).join(
-                Execution, Execution.id == StepRun.execution_id).where(
-                Execution.execution_name == name, StepRun.status == "completed")) or 0)
+            return int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(StepRun)
+                    .join(Execution, Execution.id == StepRun.execution_id)
+                    .where(Execution.execution_name == name, StepRun.status == "completed")
+                )
+                or 0
+            )
     except Exception:  # noqa: BLE001 - the database may be briefly unreachable
         return 0
-
 
 
 class _Received:

@@ -25,8 +25,7 @@ def test_failed_run_alerts_operators_and_escalates_at_the_threshold(stack: Any, 
         result = stack.wait(runs[0]["execution_name"], timeout=180)
     finally:
         with session_scope() as session:
-            session.execute(update(Workflow).where(Workflow.name == "daily_operations")
-                            .values(consecutive_failures=0))
+            session.execute(update(Workflow).where(Workflow.name == "daily_operations").values(consecutive_failures=0))
     # THEN the run failed and the notification service got both alerts, naming the run and the reason
     assert result.summary["status"] == "failed"
     execution_id = result.summary["execution_id"]
@@ -40,24 +39,37 @@ def test_failed_run_alerts_operators_and_escalates_at_the_threshold(stack: Any, 
     assert "3 consecutive runs" in escalation["message"]
     # AND both alerts are in the execution's logs
     with session_scope() as session:
-        logged = session.scalars(select(ExecutionLog.message).where(
-            ExecutionLog.execution_id == uuid.UUID(execution_id), ExecutionLog.step_name == "alert")).all()
+        logged = session.scalars(
+            select(ExecutionLog.message).where(
+                ExecutionLog.execution_id == uuid.UUID(execution_id), ExecutionLog.step_name == "alert"
+            )
+        ).all()
     assert len(logged) == 2 and all(m.startswith("alert sent:") for m in logged)
 
 
 def test_alerts_only_for_failed_runs_and_escalation_only_when_crossing() -> None:
     # GIVEN executions in various final states
     def execution(status: str) -> Execution:
-        return Execution(id=uuid.uuid4(), workflow_name="daily_operations", execution_name="x", status=status,
-                         error_message="boom" if status == "failed" else None)
+        return Execution(
+            id=uuid.uuid4(),
+            workflow_name="daily_operations",
+            execution_name="x",
+            status=status,
+            error_message="boom" if status == "failed" else None,
+        )
 
     # WHEN / THEN a completed run (even with failed tenants) raises no alert
-    assert alerts_for(execution("completed_with_failures"), consecutive_failures=0, threshold=3,
-                      tenants_affected=["t1"]) == []
+    assert (
+        alerts_for(execution("completed_with_failures"), consecutive_failures=0, threshold=3, tenants_affected=["t1"])
+        == []
+    )
     # AND a failure below or beyond the threshold alerts once, at the threshold twice
-    assert [a.type for a in alerts_for(execution("failed"), consecutive_failures=2, threshold=3,
-                                       tenants_affected=[])] == ["workflow_failed"]
-    assert [a.type for a in alerts_for(execution("failed"), consecutive_failures=3, threshold=3,
-                                       tenants_affected=[])] == ["workflow_failed", "workflow_consecutive_failures"]
-    assert [a.type for a in alerts_for(execution("failed"), consecutive_failures=4, threshold=3,
-                                       tenants_affected=[])] == ["workflow_failed"]
+    assert [
+        a.type for a in alerts_for(execution("failed"), consecutive_failures=2, threshold=3, tenants_affected=[])
+    ] == ["workflow_failed"]
+    assert [
+        a.type for a in alerts_for(execution("failed"), consecutive_failures=3, threshold=3, tenants_affected=[])
+    ] == ["workflow_failed", "workflow_consecutive_failures"]
+    assert [
+        a.type for a in alerts_for(execution("failed"), consecutive_failures=4, threshold=3, tenants_affected=[])
+    ] == ["workflow_failed"]

@@ -18,8 +18,13 @@ class T:
     parent_tenant_id: str | None = None
 
 
-TENANTS = [T("group", "enterprise"), T("outlet", "enterprise", "group"), T("other", "enterprise"),
-           T("small", "starter"), T("small-outlet", "starter", "small")]
+TENANTS = [
+    T("group", "enterprise"),
+    T("outlet", "enterprise", "group"),
+    T("other", "enterprise"),
+    T("small", "starter"),
+    T("small-outlet", "starter", "small"),
+]
 
 
 def test_claims_become_a_principal() -> None:

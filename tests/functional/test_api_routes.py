@@ -35,8 +35,9 @@ class Api:
     def __init__(self, http: Any) -> None:
         self.http = http
 
-    def call(self, method: str, path: str, token: str | None = ADMIN, body: Any = None,
-             raw: bytes | None = None) -> tuple[int, Any]:
+    def call(
+        self, method: str, path: str, token: str | None = ADMIN, body: Any = None, raw: bytes | None = None
+    ) -> tuple[int, Any]:
         headers = bearer(token) if token else {"Content-Type": "application/json"}
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
         url = path if path.startswith("/openapi") else f"{BASE}{path}"
@@ -69,8 +70,14 @@ def api(stack: Any) -> Any:
 
 
 def madrid_tenants(stack: Any) -> list[dict[str, Any]]:
-    return sorted((t for t in stack.simulator.state.sorted_tenants
-                   if t["status"] == "active" and t["timezone"] == "Europe/Madrid"), key=lambda t: t["name"])
+    return sorted(
+        (
+            t
+            for t in stack.simulator.state.sorted_tenants
+            if t["status"] == "active" and t["timezone"] == "Europe/Madrid"
+        ),
+        key=lambda t: t["name"],
+    )
 
 
 def wait_until(predicate: Any, timeout: float = 60, poll: float = 0.1) -> Any:
@@ -91,7 +98,11 @@ def test_health_checks_each_dependency_with_its_latency(api: Api) -> None:
     # THEN database, Redis and Step Functions are up, RabbitMQ is not configured here, each timed
     assert status == 200 and body["status"] == "healthy"
     assert {name: c["status"] for name, c in body["checks"].items()} == {
-        "database": "up", "redis": "up", "stepfunctions": "up", "rabbitmq": "disabled"}
+        "database": "up",
+        "redis": "up",
+        "stepfunctions": "up",
+        "rabbitmq": "disabled",
+    }
     assert all(c["latency_ms"] >= 0 for c in body["checks"].values())
 
 
@@ -101,13 +112,16 @@ def test_health_checks_each_dependency_with_its_latency(api: Api) -> None:
         (None, "missing bearer token"),
         ("not-a-jwt", "invalid token"),
         (issue_token(subject="ops", role="platform_admin", ttl_seconds=-3600), "token expired"),
-        (issue_token(subject="ops", role="platform_admin", secret="some-other-secret-of-32-bytes-length"),
-         "invalid token"),
+        (
+            issue_token(subject="ops", role="platform_admin", secret="some-other-secret-of-32-bytes-length"),
+            "invalid token",
+        ),
         (issue_token(subject="ops", role="emperor"), "role claim"),
     ],
 )
-def test_missing_invalid_or_expired_token_is_401_with_a_clear_message(api: Api, token: str | None,
-                                                                      message: str) -> None:
+def test_missing_invalid_or_expired_token_is_401_with_a_clear_message(
+    api: Api, token: str | None, message: str
+) -> None:
     # WHEN a protected route is called with a bad token (or none)
     status, body = api.get("/executions", token=token)
     # THEN 401 in the one error shape, saying what is wrong
@@ -119,8 +133,14 @@ def test_platform_routes_need_platform_admin(api: Api) -> None:
     # GIVEN a tenant admin's token
     token = tenant_token("00000000-0000-0000-0000-0000000000aa")
     # WHEN it calls platform-wide routes
-    for method, path in (("GET", "/workflows"), ("GET", "/metrics"), ("GET", "/schedule"), ("GET", "/leader"),
-                         ("POST", "/workflows/daily_operations/disable"), ("GET", "/statistics")):
+    for method, path in (
+        ("GET", "/workflows"),
+        ("GET", "/metrics"),
+        ("GET", "/schedule"),
+        ("GET", "/leader"),
+        ("POST", "/workflows/daily_operations/disable"),
+        ("GET", "/statistics"),
+    ):
         status, body = api.call(method, path, token)
         # THEN 403, and nothing changed
         assert status == 403, (path, body)
@@ -138,15 +158,17 @@ def test_executions_list_detail_and_logs(api: Api, recorded_run: dict[str, Any])
     # AND its detail has per-step and per-tenant progress
     status, detail = api.get(f"/executions/{recorded_run['execution_id']}")
     assert status == 200 and detail["execution"]["status"] == "completed"
-    assert {s["step_name"]: s["completed"] for s in detail["steps"]}["generate_forecasts"] == \
-        recorded_run["tenants_processed"]
+    assert {s["step_name"]: s["completed"] for s in detail["steps"]}["generate_forecasts"] == recorded_run[
+        "tenants_processed"
+    ]
     assert len(detail["tenants"]) == recorded_run["tenants_processed"]
     assert all(t["status"] == "completed" and t["steps_completed"] == 6 for t in detail["tenants"])
     # AND the per-tenant progress pages
     status, first = api.get(f"/executions/{recorded_run['execution_id']}?tenant_limit=3")
     assert len(first["tenants"]) == 3 and first["tenants_next_cursor"] == first["tenants"][-1]["tenant_id"]
-    status, second = api.get(f"/executions/{recorded_run['execution_id']}?tenant_limit=3"
-                             f"&tenant_after={first['tenants_next_cursor']}")
+    status, second = api.get(
+        f"/executions/{recorded_run['execution_id']}?tenant_limit=3&tenant_after={first['tenants_next_cursor']}"
+    )
     assert second["tenants"][0]["tenant_id"] > first["tenants"][-1]["tenant_id"]
     # AND its logs page by cursor and filter by step and level
     status, page = api.get(f"/executions/{recorded_run['execution_id']}/logs?limit=5")
@@ -214,8 +236,9 @@ def test_executions_cursor_pagination_visits_each_execution_once(api: Api, recor
         ("GET", "/statistics?days=0", None, 400, "days"),
     ],
 )
-def test_bad_requests_get_a_clear_4xx_naming_the_field(api: Api, method: str, path: str, body: Any, status: int,
-                                                       field: str) -> None:
+def test_bad_requests_get_a_clear_4xx_naming_the_field(
+    api: Api, method: str, path: str, body: Any, status: int, field: str
+) -> None:
     # WHEN a route gets input it cannot accept
     got, answer = api.call(method, path, ADMIN, body)
     # THEN a 4xx in the one error shape naming the field (never a 500)
@@ -232,9 +255,16 @@ def test_a_body_that_is_not_a_json_object_is_a_400(api: Api, raw: bytes) -> None
 # --- workflows ----------------------------------------------------------------------------------------------
 def test_define_read_change_enable_and_disable_a_workflow(api: Api) -> None:
     # WHEN an operator defines a workflow
-    spec = {"name": "api_weekly_digest", "description": "weekly digest", "workflow_type": "weekly",
-            "cron_expression": "0 9 * * 1", "timezone": "Europe/Madrid", "steps": ["send_daily_summary"],
-            "max_retries": 2, "holiday_policy": "skip"}
+    spec = {
+        "name": "api_weekly_digest",
+        "description": "weekly digest",
+        "workflow_type": "weekly",
+        "cron_expression": "0 9 * * 1",
+        "timezone": "Europe/Madrid",
+        "steps": ["send_daily_summary"],
+        "max_retries": 2,
+        "holiday_policy": "skip",
+    }
     status, created = api.post("/workflows", spec)
     # THEN it exists, readable by name and by id, and not deployed (no state machine runs it yet)
     assert status == 201, created
@@ -244,14 +274,23 @@ def test_define_read_change_enable_and_disable_a_workflow(api: Api) -> None:
     # AND defining it twice is a conflict
     assert api.post("/workflows", spec)[0] == 409
     # WHEN its schedule, limits and calendar policy change
-    status, changed = api.put("/workflows/api_weekly_digest", {"cron_expression": "30 6 * * 1-5",
-                                                               "timezone": "Atlantic/Canary",
-                                                               "max_execution_time_seconds": 900,
-                                                               "weekend_cron": "0 10 * * 6,0"})
+    status, changed = api.put(
+        "/workflows/api_weekly_digest",
+        {
+            "cron_expression": "30 6 * * 1-5",
+            "timezone": "Atlantic/Canary",
+            "max_execution_time_seconds": 900,
+            "weekend_cron": "0 10 * * 6,0",
+        },
+    )
     assert status == 200, changed
-    assert (changed["cron_expression"], changed["timezone"], changed["max_execution_time_seconds"],
-            changed["weekend_cron"], changed["max_retries"]) == ("30 6 * * 1-5", "Atlantic/Canary", 900,
-                                                                 "0 10 * * 6,0", 2)
+    assert (
+        changed["cron_expression"],
+        changed["timezone"],
+        changed["max_execution_time_seconds"],
+        changed["weekend_cron"],
+        changed["max_retries"],
+    ) == ("30 6 * * 1-5", "Atlantic/Canary", 900, "0 10 * * 6,0", 2)
     # AND weekend_cron can be cleared with null
     assert api.put("/workflows/api_weekly_digest", {"weekend_cron": None})[1]["weekend_cron"] is None
     # WHEN it is disabled twice and enabled twice
@@ -281,13 +320,15 @@ def test_disabled_workflow_cannot_be_executed(api: Api) -> None:
 # --- schedule -----------------------------------------------------------------------------------------------
 def test_schedule_and_next_run_apply_holidays(api: Api) -> None:
     # GIVEN the daily workflow skips holidays
-    status, body = api.put("/schedule", {"workflows": [{"workflow_name": "daily_operations",
-                                                        "holiday_policy": "skip"}]})
+    status, body = api.put(
+        "/schedule", {"workflows": [{"workflow_name": "daily_operations", "holiday_policy": "skip"}]}
+    )
     assert status == 200, body
     try:
         # WHEN the next run after Christmas Eve 2028 is asked for Madrid
-        status, nxt = api.get("/schedule/next-run?workflow=daily_operations&scope=Europe/Madrid"
-                              "&after=2028-12-24T12:00:00Z")
+        status, nxt = api.get(
+            "/schedule/next-run?workflow=daily_operations&scope=Europe/Madrid&after=2028-12-24T12:00:00Z"
+        )
         # THEN Christmas Day is skipped: the next run is 26 December at 08:00 local (07:00 UTC)
         assert status == 200, nxt
         (run,) = nxt["next_runs"]
@@ -307,13 +348,13 @@ def test_changing_a_schedule_reconciles_the_eventbridge_rules(api: Api, stack: A
     events = stack.cloud.client("events")
     try:
         # WHEN its cron moves to 05:15 local through the API
-        status, body = api.put("/schedule", {"workflows": [{"workflow_name": "daily_operations",
-                                                            "cron_expression": "15 5 * * *"}]})
+        status, body = api.put(
+            "/schedule", {"workflows": [{"workflow_name": "daily_operations", "cron_expression": "15 5 * * *"}]}
+        )
         # THEN the rules were reconciled and now fire at minute 15
         assert status == 200 and body["rules"]["status"] == "ok", body["rules"]
         names = body["rules"]["created"] + body["rules"]["updated"] + body["rules"]["unchanged"]
-        expressions = {events.describe_rule(Name=n)["ScheduleExpression"] for n in names
-                       if "catchup" not in n}
+        expressions = {events.describe_rule(Name=n)["ScheduleExpression"] for n in names if "catchup" not in n}
         assert expressions and all(e.startswith("cron(15 ") for e in expressions), expressions
     finally:
         api.put("/schedule", {"workflows": [{"workflow_name": "daily_operations", "cron_expression": "0 8 * * *"}]})
@@ -328,20 +369,33 @@ def test_metrics_are_prometheus_text_built_from_the_records(api: Api, recorded_r
     # THEN the exposition parses and carries the seed's series
     assert status == 200
     families = {f.name: f for f in text_string_to_metric_families(text)}
-    assert {"orchestrator_workflow_executions", "orchestrator_workflow_duration_seconds",
-            "orchestrator_workflow_success_rate_percentage", "orchestrator_tenants_processed",
-            "orchestrator_leader_instance"} <= set(families)
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for f in families.values() for s in f.samples}
-    assert samples[("orchestrator_workflow_executions_total",
-                    (("status", "completed"), ("workflow_name", "daily_operations")))] >= 1
-    buckets = [s for s in families["orchestrator_workflow_duration_seconds"].samples
-               if s.name.endswith("_bucket") and s.labels["workflow_name"] == "daily_operations"]
+    assert {
+        "orchestrator_workflow_executions",
+        "orchestrator_workflow_duration_seconds",
+        "orchestrator_workflow_success_rate_percentage",
+        "orchestrator_tenants_processed",
+        "orchestrator_leader_instance",
+    } <= set(families)
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
+    assert (
+        samples[
+            ("orchestrator_workflow_executions_total", (("status", "completed"), ("workflow_name", "daily_operations")))
+        ]
+        >= 1
+    )
+    buckets = [
+        s
+        for s in families["orchestrator_workflow_duration_seconds"].samples
+        if s.name.endswith("_bucket") and s.labels["workflow_name"] == "daily_operations"
+    ]
     assert [b.labels["le"] for b in buckets] == ["60.0", "300.0", "600.0", "1200.0", "1800.0", "3600.0", "+Inf"]
     assert [b.value for b in buckets] == sorted(b.value for b in buckets)
-    assert samples[("orchestrator_tenants_processed_total",
-                    (("status", "completed"), ("workflow_name", "daily_operations")))] >= \
-        recorded_run["tenants_processed"]
+    assert (
+        samples[
+            ("orchestrator_tenants_processed_total", (("status", "completed"), ("workflow_name", "daily_operations")))
+        ]
+        >= recorded_run["tenants_processed"]
+    )
 
 
 def test_statistics_and_leader(api: Api, recorded_run: dict[str, Any]) -> None:
@@ -365,7 +419,9 @@ def test_openapi_document_lists_every_route(api: Api) -> None:
     expected = {(path, method) for path, entry in app.routes.items() for method in entry}
     assert routes == expected
     put = doc["paths"][f"{BASE}/workflows/{{workflow_id}}"]["put"]
-    assert put["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/WorkflowUpdate"}
+    assert put["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/WorkflowUpdate"
+    }
     assert doc["paths"]["/api/v1/orchestrator/health"]["get"]["security"] == []
 
 
@@ -374,21 +430,24 @@ def test_manual_execute_runs_through_dispatch_and_a_second_one_conflicts(api: Ap
     # GIVEN two Madrid tenants
     first, second = madrid_tenants(stack)[:2]
     # WHEN an operator triggers the daily workflow for them on 2028-02-03
-    status, body = api.post("/workflows/daily_operations/execute",
-                            {"tenant_ids": [first["id"], second["id"]], "run_date": "2028-02-03"})
+    status, body = api.post(
+        "/workflows/daily_operations/execute", {"tenant_ids": [first["id"], second["id"]], "run_date": "2028-02-03"}
+    )
     # THEN one run starts, named like the schedule's with a -manual suffix
     assert status == 202, body
     (run,) = body["runs"]
     assert (run["scope"], run["outcome"]) == ("Europe/Madrid", "started")
     assert run["execution_name"] == "daily_operations-europe-madrid-2028-02-03-manual"
     # AND triggering the same again while it runs or after is a conflict
-    status, again = api.post("/workflows/daily_operations/execute",
-                             {"tenant_ids": [first["id"], second["id"]], "run_date": "2028-02-03"})
+    status, again = api.post(
+        "/workflows/daily_operations/execute", {"tenant_ids": [first["id"], second["id"]], "run_date": "2028-02-03"}
+    )
     assert status == 409 and again["error"] in ("already_running", "already_done"), again
     result = stack.wait(run["execution_name"], timeout=180)
     assert result.summary["status"] == "completed" and result.summary["tenants_processed"] == 2
-    status, done = api.post("/workflows/daily_operations/execute",
-                            {"tenant_ids": [first["id"]], "run_date": "2028-02-03"})
+    status, done = api.post(
+        "/workflows/daily_operations/execute", {"tenant_ids": [first["id"]], "run_date": "2028-02-03"}
+    )
     assert status == 409 and done["error"] == "already_done"
     # AND the execution lists as manual
     _, page = api.get("/executions?date_from=2028-02-03&date_to=2028-02-03")
@@ -416,8 +475,11 @@ def test_tenant_sees_only_its_own_executions_and_logs(api: Api, stack: Any) -> N
     # AND filtering for B's tenant id shows nothing
     assert api.get(f"/executions?tenant_id={b}", token=token_a)[1]["executions"] == []
     # AND B's execution is "not found" for A: detail, logs and retry
-    for method, path in (("GET", f"/executions/{ids['b']}"), ("GET", f"/executions/{ids['b']}/logs"),
-                         ("POST", f"/executions/{ids['b']}/retry")):
+    for method, path in (
+        ("GET", f"/executions/{ids['b']}"),
+        ("GET", f"/executions/{ids['b']}/logs"),
+        ("POST", f"/executions/{ids['b']}/retry"),
+    ):
         status, body = api.call(method, path, token_a)
         assert status == 404 and body["error"] == "not_found", (path, body)
     # AND in the shared run A sees only its own tenant's steps and logs
@@ -440,8 +502,9 @@ def test_retry_from_failure_reruns_only_what_failed(api: Api, stack: Any, simula
     tenants = madrid_tenants(stack)
     victim, healthy = tenants[4]["id"], tenants[5]["id"]
     simulator.state.set_fault("production", status_code=503, error_rate=1.0, tenant_ids=[victim])
-    status, body = api.post("/workflows/daily_operations/execute",
-                            {"tenant_ids": [victim, healthy], "run_date": "2028-04-04"})
+    status, body = api.post(
+        "/workflows/daily_operations/execute", {"tenant_ids": [victim, healthy], "run_date": "2028-04-04"}
+    )
     assert status == 202, body
     original = stack.wait(body["runs"][0]["execution_name"], timeout=180).summary
     assert original["status"] == "completed_with_failures" and original["tenants_failed"] == 1

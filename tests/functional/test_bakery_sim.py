@@ -133,9 +133,14 @@ def test_weekly_seasonality_saturday_beats_monday(client: httpx.Client, tid: str
 def test_validation_metrics_are_realistic(client: httpx.Client) -> None:
     # GIVEN every active demo tenant over two weeks WHEN validated
     active = client.get("/api/v1/tenants", params={"status": "active"}).json()["tenants"]
-    results = [client.post("/api/v1/forecasting/validate",
-                           json={"tenant_id": t["id"], "date": (MONDAY - timedelta(days=d)).isoformat()}).json()
-               for t in active for d in range(14)]
+    results = [
+        client.post(
+            "/api/v1/forecasting/validate",
+            json={"tenant_id": t["id"], "date": (MONDAY - timedelta(days=d)).isoformat()},
+        ).json()
+        for t in active
+        for d in range(14)
+    ]
     # THEN each is internally consistent and the average MAPE lands in 5-20%
     for r in results:
         assert 6 <= r["products_validated"] <= 14 and r["mae"] <= r["rmse"] and r["r2"] <= 1
@@ -161,12 +166,15 @@ def test_production_follows_forecast_in_whole_batches(client: httpx.Client, tid:
 def test_procurement_and_inventory_are_consistent(client: httpx.Client, tid: str) -> None:
     # GIVEN two horizons WHEN procurement and inventory are computed
     def plan(days: int) -> dict:
-        return client.post("/api/v1/procurement/needs/calculate",
-                           json={"tenant_id": tid, "date": MONDAY.isoformat(), "days_ahead": days}).json()
+        return client.post(
+            "/api/v1/procurement/needs/calculate",
+            json={"tenant_id": tid, "date": MONDAY.isoformat(), "days_ahead": days},
+        ).json()
 
     short, long = plan(7), plan(14)
-    proj = client.post("/api/v1/inventory/projections/generate",
-                       json={"tenant_id": tid, "date": MONDAY.isoformat(), "days_ahead": 14}).json()
+    proj = client.post(
+        "/api/v1/inventory/projections/generate", json={"tenant_id": tid, "date": MONDAY.isoformat(), "days_ahead": 14}
+    ).json()
     # THEN orders cover the gap, grow with the horizon and stockouts fall inside the window
     for item in long["items"]:
         assert item["to_order"] == pytest.approx(max(0.0, item["required_quantity"] - item["on_hand"]), abs=0.02)
@@ -181,9 +189,17 @@ def test_procurement_and_inventory_are_consistent(client: httpx.Client, tid: str
 def test_notifications_are_kept(client: httpx.Client, tid: str) -> None:
     # GIVEN a tenant notification and a global one WHEN sent THEN both are listed
     for tenant in (tid, None):
-        resp = client.post("/api/v1/notifications/send", json={
-            "tenant_id": tenant, "type": "stockout_risk", "severity": "warning",
-            "title": "Flour low", "message": "Order flour", "data": {"ingredient": "flour"}})
+        resp = client.post(
+            "/api/v1/notifications/send",
+            json={
+                "tenant_id": tenant,
+                "type": "stockout_risk",
+                "severity": "warning",
+                "title": "Flour low",
+                "message": "Order flour",
+                "data": {"ingredient": "flour"},
+            },
+        )
         assert resp.status_code == 200 and resp.json()["status"] == "sent"
     listed = client.get("/sim/notifications").json()["notifications"]
     assert [n["tenant_id"] for n in listed] == [tid, None] and listed[0]["data"] == {"ingredient": "flour"}
@@ -207,8 +223,7 @@ BAD_BODIES = [
 
 
 @pytest.mark.parametrize(("path", "body", "field"), BAD_BODIES)
-def test_bad_bodies_get_422_naming_the_field(client: httpx.Client, tid: str, path: str, body: dict,
-                                             field: str) -> None:
+def test_bad_bodies_get_422_naming_the_field(client: httpx.Client, tid: str, path: str, body: dict, field: str) -> None:
     # GIVEN a body with one bad field WHEN posted THEN 422 names that field
     body = {k: tid if v == "TENANT" else v for k, v in body.items()}
     resp = client.post(path, json=body)
@@ -224,9 +239,12 @@ def test_non_object_bodies_and_bad_queries(client: httpx.Client) -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.dictionaries(st.sampled_from(["tenant_id", "start_date", "days_ahead", "date", "x"]),
-                            st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=12),
-                                      st.lists(st.integers(), max_size=2))))
+@given(
+    body=st.dictionaries(
+        st.sampled_from(["tenant_id", "start_date", "days_ahead", "date", "x"]),
+        st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=12), st.lists(st.integers(), max_size=2)),
+    )
+)
 def test_arbitrary_bodies_never_500(client: httpx.Client, body: dict) -> None:
     # GIVEN any JSON object WHEN posted to any service route THEN the answer is never a 5xx
     for path in (FORECAST, "/api/v1/production/schedules/generate", "/api/v1/notifications/send"):
@@ -257,8 +275,9 @@ def test_fail_first_n_then_success_per_tenant(client: httpx.Client, sim: Simulat
     a, b = (t["id"] for t in demo_tenants()[:2])
 
     def call(tenant: str) -> int:
-        return client.post("/api/v1/production/schedules/generate",
-                           json={"tenant_id": tenant, "date": "2025-03-10"}).status_code
+        return client.post(
+            "/api/v1/production/schedules/generate", json={"tenant_id": tenant, "date": "2025-03-10"}
+        ).status_code
 
     # WHEN each tenant retries THEN each sees two failures before success
     assert [call(a), call(a), call(b), call(a), call(b), call(b)] == [500, 500, 500, 200, 500, 200]
@@ -291,9 +310,12 @@ def test_hang_and_latency_trip_client_timeouts(client: httpx.Client, sim: Simula
 
 def test_bad_fault_specs_are_rejected(client: httpx.Client) -> None:
     # GIVEN invalid fault bodies WHEN put THEN 422 names the field
-    for spec, field in [({"service": "bakery"}, "service"), ({"service": "sales", "error_rate": 2}, "error_rate"),
-                        ({"service": "sales", "status_code": 200}, "status_code"),
-                        ({"service": "sales", "tenant_ids": "x"}, "tenant_ids")]:
+    for spec, field in [
+        ({"service": "bakery"}, "service"),
+        ({"service": "sales", "error_rate": 2}, "error_rate"),
+        ({"service": "sales", "status_code": 200}, "status_code"),
+        ({"service": "sales", "tenant_ids": "x"}, "tenant_ids"),
+    ]:
         resp = client.put("/sim/faults", json=spec)
         assert resp.status_code == 422 and field in resp.json()["detail"]
 

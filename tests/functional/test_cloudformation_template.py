@@ -20,15 +20,29 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # What every stage's functions must resolve to (seconds): the step tasks fit inside their ASL TimeoutSeconds.
 EXPECTED_TIMEOUTS = {
-    "dispatch": 60, "start_run": 60, "list_tenants": 110, "record_tenant_failure": 60, "finish_run": 110,
-    "fail_run": 110, "publish_events": 55, "generate_forecasts": 25, "plan_production": 25,
-    "calculate_procurement": 25, "project_inventory": 25, "validate_forecasts": 25, "send_daily_summary": 25,
+    "dispatch": 60,
+    "start_run": 60,
+    "list_tenants": 110,
+    "record_tenant_failure": 60,
+    "finish_run": 110,
+    "fail_run": 110,
+    "publish_events": 55,
+    "generate_forecasts": 25,
+    "plan_production": 25,
+    "calculate_procurement": 25,
+    "project_inventory": 25,
+    "validate_forecasts": 25,
+    "send_daily_summary": 25,
 }
 EXPECTED_MEMORY_MB = 256
 COMMON_ENV = {
-    "DEFAULT_TIMEZONE": "Europe/Madrid", "DAILY_WORKFLOW_CRON": "0 8 * * *", "WEEKLY_WORKFLOW_CRON": "0 9 * * 1",
-    "MAX_WORKFLOW_DURATION_SECONDS": "3600", "PLATFORM_TIMEOUT_SECONDS": "10",
-    "POWERTOOLS_SERVICE_NAME": "bakery-orchestrator", "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "DEFAULT_TIMEZONE": "Europe/Madrid",
+    "DAILY_WORKFLOW_CRON": "0 8 * * *",
+    "WEEKLY_WORKFLOW_CRON": "0 9 * * 1",
+    "MAX_WORKFLOW_DURATION_SECONDS": "3600",
+    "PLATFORM_TIMEOUT_SECONDS": "10",
+    "POWERTOOLS_SERVICE_NAME": "bakery-orchestrator",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
 EXPECTED_ENV = {
     "local": {**COMMON_ENV, "STAGE": "local", "MAP_MAX_CONCURRENCY": "8"},
@@ -62,15 +76,26 @@ def test_merge_template_wires_every_placeholder_and_function() -> None:
 def test_chalice_package_merges_the_template(tmp_path: Path) -> None:
     # GIVEN the merge template written by the CLI
     merge = tmp_path / "merge.json"
-    env = {**os.environ, "AWS_DEFAULT_REGION": "eu-west-1", "AWS_EC2_METADATA_DISABLED": "true",
-           "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "localstack")])}
+    env = {
+        **os.environ,
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "localstack")]),
+    }
     subprocess.run([sys.executable, "-m", "infra.template", str(merge)], cwd=ROOT, env=env, check=True)
     # WHEN chalice packages the app with it (offline)
     out = tmp_path / "pkg"
     chalice = shutil.which("chalice", path=str(Path(sys.executable).parent))
     assert chalice is not None
-    done = subprocess.run([chalice, "package", "--stage", "prod", "--merge-template", str(merge), str(out)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        [chalice, "package", "--stage", "prod", "--merge-template", str(merge), str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     # THEN the SAM template has Chalice's functions with our wiring merged in, and the state machine
     sam = json.loads((out / "sam.json").read_text())["Resources"]
@@ -88,13 +113,17 @@ def test_every_stage_resolves_each_function_timeout_memory_and_environment(stage
     # WHEN each function of the stage is resolved
     resolved = {spec.name: (spec.timeout, spec.memory, spec.environment) for spec in resources.functions(stage)}
     # THEN every step function has its timeout, the shared memory size and the stage's environment
-    assert resolved == {name: (timeout, EXPECTED_MEMORY_MB, EXPECTED_ENV[stage])
-                        for name, timeout in EXPECTED_TIMEOUTS.items()}
+    assert resolved == {
+        name: (timeout, EXPECTED_MEMORY_MB, EXPECTED_ENV[stage]) for name, timeout in EXPECTED_TIMEOUTS.items()
+    }
     # AND so does the API handler, which has no entry of its own (the app-wide defaults)
     disk = json.loads(resources.CHALICE_CONFIG.read_text(encoding="utf-8"))
     api = Config(chalice_stage=stage, function_name="api_handler", config_from_disk=disk)
     assert (api.lambda_timeout, api.lambda_memory_size, api.environment_variables) == (
-        60, EXPECTED_MEMORY_MB, EXPECTED_ENV[stage])
+        60,
+        EXPECTED_MEMORY_MB,
+        EXPECTED_ENV[stage],
+    )
 
 
 def test_chalice_config_keeps_per_function_settings_in_one_top_level_block() -> None:
@@ -109,7 +138,11 @@ def test_chalice_config_keeps_per_function_settings_in_one_top_level_block() -> 
     # the stage's lambda_functions only, so env set here would be dropped without a word
     assert not [name for name, settings in per_function.items() if "environment_variables" in settings]
     # AND a stage overrides a function only where it differs: it never repeats the top-level value
-    repeated = [(stage, name, key) for stage, settings in disk["stages"].items()
-                for name, overrides in settings.get("lambda_functions", {}).items()
-                for key, value in overrides.items() if per_function.get(name, {}).get(key) == value]
+    repeated = [
+        (stage, name, key)
+        for stage, settings in disk["stages"].items()
+        for name, overrides in settings.get("lambda_functions", {}).items()
+        for key, value in overrides.items()
+        if per_function.get(name, {}).get(key) == value
+    ]
     assert repeated == []

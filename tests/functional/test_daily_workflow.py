@@ -47,8 +47,11 @@ def test_daily_run_processes_every_active_madrid_tenant(stack: Any) -> None:
     summary = result.summary
     assert summary["execution_name"] == "daily_operations-europe-madrid-2026-12-01"
     assert summary["status"] == "completed"
-    assert (summary["tenants_total"], summary["tenants_processed"], summary["tenants_failed"]) == (ACTIVE_MADRID,
-                                                                                                  ACTIVE_MADRID, 0)
+    assert (summary["tenants_total"], summary["tenants_processed"], summary["tenants_failed"]) == (
+        ACTIVE_MADRID,
+        ACTIVE_MADRID,
+        0,
+    )
     assert summary["tenants_skipped"] == 2
     assert summary["steps_completed"] == summary["steps_total"] == ACTIVE_MADRID * 6
     # AND the history shows one map run with one child execution per tenant, six Lambda tasks each
@@ -76,8 +79,11 @@ def test_daily_run_processes_every_active_madrid_tenant(stack: Any) -> None:
     assert event.published_at is not None  # the run's PublishEvents step sent it to the local event log
     assert event.payload["tenants_processed"] == ACTIVE_MADRID
     # AND each tenant got its daily summary from the notification service
-    sent = [n for n in stack.simulator.state.list_notifications() if n.get("type") == "daily_summary"
-            and n.get("data", {}).get("execution_name") == summary["execution_name"]]
+    sent = [
+        n
+        for n in stack.simulator.state.list_notifications()
+        if n.get("type") == "daily_summary" and n.get("data", {}).get("execution_name") == summary["execution_name"]
+    ]
     assert len(sent) == ACTIVE_MADRID
 
 
@@ -93,8 +99,11 @@ def test_tenant_whose_service_keeps_failing_is_recorded_and_others_complete(stac
     assert summary["status"] == "completed_with_failures"
     assert (summary["tenants_processed"], summary["tenants_failed"]) == (ACTIVE_MADRID - 1, 1)
     with session_scope() as session:
-        failed = session.scalars(select(StepRun).where(
-            StepRun.execution_id == uuid.UUID(summary["execution_id"]), StepRun.status == "failed")).all()
+        failed = session.scalars(
+            select(StepRun).where(
+                StepRun.execution_id == uuid.UUID(summary["execution_id"]), StepRun.status == "failed"
+            )
+        ).all()
     # (the accuracy check calls the same forecasting service, so it may fail too)
     assert {f.tenant_id for f in failed} == {victim["id"]}
     by_step = {f.step_name: f for f in failed}
@@ -103,12 +112,19 @@ def test_tenant_whose_service_keeps_failing_is_recorded_and_others_complete(stac
     assert "503" in (by_step["generate_forecasts"].error_message or "")
     # AND the history shows the retries (1 attempt + 2 retries per task), then the Catch
     events = history(stack, summary["execution_name"])
-    failures = [e for e in events if e["type"] == "LambdaFunctionFailed"
-                and e["lambdaFunctionFailedEventDetails"]["error"] == "TransientServiceError"]
+    failures = [
+        e
+        for e in events
+        if e["type"] == "LambdaFunctionFailed"
+        and e["lambdaFunctionFailedEventDetails"]["error"] == "TransientServiceError"
+    ]
     assert len(failures) >= 3
     assert simulator.state.calls_for("forecasting", victim["id"]) >= 3
-    recorded = [e for e in events if e["type"] == "TaskStateEntered"
-                and e["stateEnteredEventDetails"]["name"] == "Record tenant failure"]
+    recorded = [
+        e
+        for e in events
+        if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "Record tenant failure"
+    ]
     assert len(recorded) == 1
 
 
@@ -133,8 +149,14 @@ def test_same_instant_twice_starts_one_execution(stack: Any) -> None:
     [
         ("generate_forecasts", {"run": {"execution_id": "x"}, "tenant": {"id": "t"}}, "run.execution_name"),
         ("generate_forecasts", {"tenant": {"id": "t"}}, "run"),
-        ("start_run", {"request": {"workflow_name": "daily_operations", "scope": "Europe/Madrid",
-                                   "run_date": "not-a-date"}, "execution_name": "n"}, "request.run_date"),
+        (
+            "start_run",
+            {
+                "request": {"workflow_name": "daily_operations", "scope": "Europe/Madrid", "run_date": "not-a-date"},
+                "execution_name": "n",
+            },
+            "request.run_date",
+        ),
         ("dispatch", {"workflow_name": "daily_operations", "time": "2026-12-01T07:00:00"}, "time"),
         ("dispatch", [1, 2], "expected a JSON object"),
     ],
@@ -144,24 +166,32 @@ def test_bad_input_to_a_step_names_the_field_and_writes_nothing(
 ) -> None:
     # GIVEN the number of rows before
     with session_scope() as session:
-        before = (session.scalar(select(func.count()).select_from(Execution)),
-                  session.scalar(select(func.count()).select_from(ExecutionLog)))
+        before = (
+            session.scalar(select(func.count()).select_from(Execution)),
+            session.scalar(select(func.count()).select_from(ExecutionLog)),
+        )
     # WHEN a step is invoked with bad input
     response = stack.cloud.client("lambda").invoke(
-        FunctionName=stack.deployment.function_arns[function], Payload=json.dumps(payload).encode())
+        FunctionName=stack.deployment.function_arns[function], Payload=json.dumps(payload).encode()
+    )
     body = json.loads(response["Payload"].read())
     # THEN it fails with InvalidInputError naming the field, and no row was written
     assert response.get("FunctionError")
     assert body["errorType"] == "InvalidInputError"
     assert field in body["errorMessage"]
     with session_scope() as session:
-        after = (session.scalar(select(func.count()).select_from(Execution)),
-                 session.scalar(select(func.count()).select_from(ExecutionLog)))
+        after = (
+            session.scalar(select(func.count()).select_from(Execution)),
+            session.scalar(select(func.count()).select_from(ExecutionLog)),
+        )
     assert after == before
 
 
 def _first_active_madrid_tenant(stack: Any) -> dict[str, Any]:
     from bakery_sim.tenants import demo_tenants
 
-    return next(t for t in demo_tenants() if t["status"] == "active" and t["timezone"] == "Europe/Madrid"
-                and t["subscription_tier"] == "starter")
+    return next(
+        t
+        for t in demo_tenants()
+        if t["status"] == "active" and t["timezone"] == "Europe/Madrid" and t["subscription_tier"] == "starter"
+    )

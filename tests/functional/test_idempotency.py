@@ -15,14 +15,19 @@ from chalicelib.db.models import ExecutionLog, StepRun
 
 
 def _invoke(stack: Any, function: str, payload: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    response = stack.cloud.client("lambda").invoke(FunctionName=stack.deployment.function_arns[function],
-                                                   Payload=json.dumps(payload).encode())
+    response = stack.cloud.client("lambda").invoke(
+        FunctionName=stack.deployment.function_arns[function], Payload=json.dumps(payload).encode()
+    )
     return json.loads(response["Payload"].read()), bool(response.get("FunctionError"))
 
 
 def _open_run(stack: Any) -> dict[str, Any]:
-    request = {"workflow_name": "daily_operations", "scope": "Europe/Madrid", "run_date": "2027-02-01",
-               "trigger": "manual"}
+    request = {
+        "workflow_name": "daily_operations",
+        "scope": "Europe/Madrid",
+        "run_date": "2027-02-01",
+        "trigger": "manual",
+    }
     run, failed = _invoke(stack, "start_run", {"request": request, "execution_name": f"idem-{uuid.uuid4().hex[:10]}"})
     assert not failed, run
     return run
@@ -49,8 +54,11 @@ def test_redelivered_step_returns_cached_result_without_calling_the_service(stac
     # AND one step row and one log entry record it
     with session_scope() as session:
         rows = session.scalar(select(func.count()).where(StepRun.execution_id == uuid.UUID(run["execution_id"])))
-        logs = session.scalar(select(func.count()).where(ExecutionLog.execution_id == uuid.UUID(run["execution_id"]),
-                                                         ExecutionLog.step_name == "plan_production"))
+        logs = session.scalar(
+            select(func.count()).where(
+                ExecutionLog.execution_id == uuid.UUID(run["execution_id"]), ExecutionLog.step_name == "plan_production"
+            )
+        )
     assert (rows, logs) == (1, 1)
 
 

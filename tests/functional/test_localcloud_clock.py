@@ -166,9 +166,7 @@ def _mine(firings: list, *rules: str) -> list:
 def test_fire_invokes_lambda_targets_with_their_input(cloud: LocalCloud) -> None:
     # GIVEN a weekday-07:00 rule with three Lambda targets (plain, Input, InputTransformer)
     # and an SQS target the clock does not deliver to
-    fn = create_function(
-        cloud, "tests.functional.localcloud_handlers.basic.ok", prefix="clock"
-    )
+    fn = create_function(cloud, "tests.functional.localcloud_handlers.basic.ok", prefix="clock")
     arn = fn["FunctionArn"]
     transformer = {
         "InputPathsMap": {"t": "$.time"},
@@ -195,9 +193,7 @@ def test_fire_invokes_lambda_targets_with_their_input(cloud: LocalCloud) -> None
     assert event["time"] == "2025-01-06T07:00:00Z"
     assert event["account"] == "123456789012"
     assert event["region"] == cloud.region
-    assert event["resources"] == [
-        f"arn:aws:events:{cloud.region}:123456789012:rule/{rule}"
-    ]
+    assert event["resources"] == [f"arn:aws:events:{cloud.region}:123456789012:rule/{rule}"]
     assert event["detail"] == {}
     assert firings["plain"].response_payload["echo"] == event
     assert firings["constant"].response_payload["echo"] == {"job": "bake"}
@@ -205,19 +201,13 @@ def test_fire_invokes_lambda_targets_with_their_input(cloud: LocalCloud) -> None
         "scheduled_for": "2025-01-06T07:00:00Z",
         "mode": "catch-up",
     }
-    assert all(
-        f.function_error is None and f.event_time == monday_7 for f in firings.values()
-    )
+    assert all(f.function_error is None and f.event_time == monday_7 for f in firings.values())
 
 
 def test_same_instant_gives_same_event_id(cloud: LocalCloud) -> None:
     # GIVEN an hourly rule
-    fn = create_function(
-        cloud, "tests.functional.localcloud_handlers.basic.ok", prefix="clock"
-    )
-    rule = _rule_with_targets(
-        cloud, "rate(1 hour)", [{"Id": "t", "Arn": fn["FunctionArn"]}]
-    )
+    fn = create_function(cloud, "tests.functional.localcloud_handlers.basic.ok", prefix="clock")
+    rule = _rule_with_targets(cloud, "rate(1 hour)", [{"Id": "t", "Arn": fn["FunctionArn"]}])
     clock = _clock(cloud)
     at = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
     # WHEN the same instant is fired twice, and the next hour once
@@ -231,27 +221,15 @@ def test_same_instant_gives_same_event_id(cloud: LocalCloud) -> None:
 
 def test_not_due_disabled_and_catch_up(cloud: LocalCloud) -> None:
     # GIVEN a 15-minute rule, a disabled rule and a rule whose handler fails
-    ok = create_function(
-        cloud, "tests.functional.localcloud_handlers.basic.ok", prefix="clock"
-    )
-    boom = create_function(
-        cloud, "tests.functional.localcloud_handlers.basic.boom", prefix="clock"
-    )
-    every_15 = _rule_with_targets(
-        cloud, "cron(0/15 * * * ? *)", [{"Id": "t", "Arn": ok["FunctionArn"]}]
-    )
-    disabled = _rule_with_targets(
-        cloud, "rate(1 minute)", [{"Id": "t", "Arn": ok["FunctionArn"]}]
-    )
+    ok = create_function(cloud, "tests.functional.localcloud_handlers.basic.ok", prefix="clock")
+    boom = create_function(cloud, "tests.functional.localcloud_handlers.basic.boom", prefix="clock")
+    every_15 = _rule_with_targets(cloud, "cron(0/15 * * * ? *)", [{"Id": "t", "Arn": ok["FunctionArn"]}])
+    disabled = _rule_with_targets(cloud, "rate(1 minute)", [{"Id": "t", "Arn": ok["FunctionArn"]}])
     cloud.client("events").disable_rule(Name=disabled)
-    failing = _rule_with_targets(
-        cloud, "cron(30 * * * ? *)", [{"Id": "t", "Arn": boom["FunctionArn"]}]
-    )
+    failing = _rule_with_targets(cloud, "cron(30 * * * ? *)", [{"Id": "t", "Arn": boom["FunctionArn"]}])
     clock = _clock(cloud)
     # WHEN fired at a non-due instant
-    not_due = _mine(
-        clock.fire(datetime(2025, 1, 6, 9, 7, tzinfo=UTC)), every_15, disabled, failing
-    )
+    not_due = _mine(clock.fire(datetime(2025, 1, 6, 9, 7, tzinfo=UTC)), every_15, disabled, failing)
     # AND run over an hour of catch-up starting mid-minute
     caught_up = _mine(
         clock.run(
@@ -265,9 +243,7 @@ def test_not_due_disabled_and_catch_up(cloud: LocalCloud) -> None:
     # THEN nothing fires off-schedule, 09:00 is skipped (already past), and failures are reported
     assert not_due == []
     # (order within one minute follows list_rules, so compare sorted)
-    assert sorted(
-        (f.event_time.strftime("%H:%M"), f.rule_name == failing) for f in caught_up
-    ) == [
+    assert sorted((f.event_time.strftime("%H:%M"), f.rule_name == failing) for f in caught_up) == [
         ("09:15", False),
         ("09:30", False),
         ("09:30", True),

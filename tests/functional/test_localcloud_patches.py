@@ -43,9 +43,7 @@ def test_patch_points_match_installed_moto() -> None:
             "class not found",
         ),
         (
-            PatchPoint(
-                "moto.awslambda.models", "LambdaFunction", "no_such_method", (), ""
-            ),
+            PatchPoint("moto.awslambda.models", "LambdaFunction", "no_such_method", (), ""),
             "no longer defined",
         ),
         (
@@ -110,9 +108,7 @@ def test_log_filter_drops_failure_dumps_and_truncates() -> None:
         ("Exception=KeyError", "x" * 10_000),
         None,
     )
-    long = logging.LogRecord(
-        "moto.stepfunctions.parser.x", logging.ERROR, "", 0, "%s", ("y" * 10_000,), None
-    )
+    long = logging.LogRecord("moto.stepfunctions.parser.x", logging.ERROR, "", 0, "%s", ("y" * 10_000,), None)
     quiet = logging.getLogger(logger_name).filters
     # WHEN filtered by the installed filter
     [flt] = [f for f in quiet if isinstance(f, patches._QuietStepFunctionsFilter)]
@@ -123,9 +119,7 @@ def test_log_filter_drops_failure_dumps_and_truncates() -> None:
     assert logging.getLogger("moto.stepfunctions.parser").level == logging.WARNING
 
 
-def _run_map(
-    cloud: LocalCloud, processor: dict[str, Any], count: int
-) -> tuple[dict[str, Any], float]:
+def _run_map(cloud: LocalCloud, processor: dict[str, Any], count: int) -> tuple[dict[str, Any], float]:
     definition = {
         "StartAt": "EachTenant",
         "States": {
@@ -140,9 +134,7 @@ def _run_map(
         },
     }
     sfn = cloud.client("stepfunctions")
-    machine = sfn.create_state_machine(
-        name=unique("map"), definition=json.dumps(definition), roleArn=sfn_role_arn()
-    )
+    machine = sfn.create_state_machine(name=unique("map"), definition=json.dumps(definition), roleArn=sfn_role_arn())
     started = time.monotonic()
     execution = sfn.start_execution(
         stateMachineArn=machine["stateMachineArn"],
@@ -172,14 +164,10 @@ def test_map_of_1500_items_on_one_worker_succeeds(cloud: LocalCloud, mode: str) 
 
 def test_map_of_1500_lambda_items_succeeds(cloud: LocalCloud) -> None:
     # GIVEN a Map whose item step is a Lambda task run by the in-process runner
-    fn = create_function(
-        cloud, "tests.functional.localcloud_handlers.flaky.item", prefix="item"
-    )
+    fn = create_function(cloud, "tests.functional.localcloud_handlers.flaky.item", prefix="item")
     processor = {
         "StartAt": "Item",
-        "States": {
-            "Item": {"Type": "Task", "Resource": fn["FunctionArn"], "End": True}
-        },
+        "States": {"Item": {"Type": "Task", "Resource": fn["FunctionArn"], "End": True}},
     }
     # WHEN 1,500 items run through one worker
     described, seconds = _run_map(cloud, processor, 1500)

@@ -27,8 +27,9 @@ def processes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def test_result_context_and_environment_come_from_a_worker_process(processes: None) -> None:
     # WHEN a handler runs with the function's environment in worker-process mode
-    payload, error = lambda_runner.invoke_handler(f"{H}.ok", {"n": 1}, env={"LOCALCLOUD_TEST_VALUE": "from-env"},
-                                                  timeout_s=30, function_name="probe")
+    payload, error = lambda_runner.invoke_handler(
+        f"{H}.ok", {"n": 1}, env={"LOCALCLOUD_TEST_VALUE": "from-env"}, timeout_s=30, function_name="probe"
+    )
     # THEN it answers as in-process: the event, the context, the environment
     assert error is None
     body = json.loads(payload)

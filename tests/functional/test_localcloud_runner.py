@@ -20,12 +20,8 @@ def cloud() -> LocalCloud:
     return shared_cloud()
 
 
-def _invoke(
-    cloud: LocalCloud, name: str, event: Any, **kwargs: Any
-) -> tuple[dict[str, Any], Any]:
-    response = cloud.client("lambda").invoke(
-        FunctionName=name, Payload=json.dumps(event).encode(), **kwargs
-    )
+def _invoke(cloud: LocalCloud, name: str, event: Any, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+    response = cloud.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event).encode(), **kwargs)
     raw = response["Payload"].read()
     return response, json.loads(raw) if raw else None
 
@@ -36,9 +32,7 @@ def _invoke(
 def test_invoke_handler_returns_json_result() -> None:
     # GIVEN a handler that echoes its event and context
     # WHEN it is invoked directly
-    payload, error = invoke_handler(
-        f"{H}.ok", {"a": 1}, env={}, timeout_s=5, function_name="direct"
-    )
+    payload, error = invoke_handler(f"{H}.ok", {"a": 1}, env={}, timeout_s=5, function_name="direct")
     # THEN the JSON result and a populated context come back
     body = json.loads(payload)
     assert error is None
@@ -78,9 +72,7 @@ def test_invoke_handler_runtime_errors(handler: str, error_type: str) -> None:
 
 def test_invoke_returns_handler_result(cloud: LocalCloud) -> None:
     # GIVEN a function whose handler echoes the event, with an env variable
-    fn = create_function(
-        cloud, f"{H}.ok", env={"LOCALCLOUD_TEST_VALUE": "from-env"}, timeout=7
-    )
+    fn = create_function(cloud, f"{H}.ok", env={"LOCALCLOUD_TEST_VALUE": "from-env"}, timeout=7)
     # WHEN invoked through boto3
     response, body = _invoke(cloud, fn["FunctionName"], {"tenant": "t1"})
     # THEN the handler's result, context and env come back without a function error
@@ -92,9 +84,7 @@ def test_invoke_returns_handler_result(cloud: LocalCloud) -> None:
     assert body["function_version"] == "$LATEST"
     assert body["env_value"] == "from-env"
     assert 6000 < body["remaining_ms"] <= 7000
-    assert (
-        os.environ["LOCALCLOUD_TEST_VALUE"] == "from-env"
-    )  # applied process-wide, by design
+    assert os.environ["LOCALCLOUD_TEST_VALUE"] == "from-env"  # applied process-wide, by design
 
 
 def test_invoke_exception_returns_error_envelope(cloud: LocalCloud) -> None:
@@ -128,12 +118,8 @@ def test_invoke_event_and_dry_run_do_not_wait(cloud: LocalCloud) -> None:
     fn = create_function(cloud, f"{H}.slow", timeout=5)
     # WHEN invoked asynchronously and as a dry run
     started = time.monotonic()
-    event_response, event_body = _invoke(
-        cloud, fn["FunctionName"], {"sleep_s": 1}, InvocationType="Event"
-    )
-    dry_response, dry_body = _invoke(
-        cloud, fn["FunctionName"], {}, InvocationType="DryRun"
-    )
+    event_response, event_body = _invoke(cloud, fn["FunctionName"], {"sleep_s": 1}, InvocationType="Event")
+    dry_response, dry_body = _invoke(cloud, fn["FunctionName"], {}, InvocationType="DryRun")
     # THEN both return at once with the AWS status codes
     assert time.monotonic() - started < 0.9
     assert (event_response["StatusCode"], event_body) == (202, None)

@@ -30,8 +30,13 @@ def utc(*args: int) -> datetime:
 
 def started(firings: list[Any]) -> list[dict[str, Any]]:
     """Runs the dispatcher and the catch-up sweep started among the clock's firings."""
-    return [run for f in firings if f.target_id in ("dispatch", "catchup") and isinstance(f.response_payload, dict)
-            for run in f.response_payload.get("runs", []) if run["outcome"] == "started"]
+    return [
+        run
+        for f in firings
+        if f.target_id in ("dispatch", "catchup") and isinstance(f.response_payload, dict)
+        for run in f.response_payload.get("runs", [])
+        if run["outcome"] == "started"
+    ]
 
 
 def wait_all(stack: Any, runs: list[dict[str, Any]]) -> None:
@@ -48,8 +53,15 @@ def workflows(stack: Any) -> Iterator[Any]:
 
     def make(prefix: str, **values: Any) -> str:
         name = f"{prefix}_{uuid.uuid4().hex[:6]}"
-        spec = {"name": name, "workflow_type": "daily", "cron_expression": "0 8 * * *", "timezone": "Europe/Madrid",
-                "steps": list(DAILY_STEPS), "enabled": True, **values}
+        spec = {
+            "name": name,
+            "workflow_type": "daily",
+            "cron_expression": "0 8 * * *",
+            "timezone": "Europe/Madrid",
+            "steps": list(DAILY_STEPS),
+            "enabled": True,
+            **values,
+        }
         with session_scope() as session:
             session.add(Workflow(**spec))
         made.append(name)
@@ -91,9 +103,12 @@ def test_rules_follow_the_table_idempotently(stack: Any, workflows: Any) -> None
     assert rule["expression"] == "cron(30 7,8,9 * * ? *)"
     target = rule["targets"][0]
     assert target["Arn"] == stack.deployment.function_arns["dispatch"]
-    assert json.loads(target["InputTransformer"]["InputTemplate"].replace("<time>", '"t"').replace("<id>", '"i"')) \
-        == {"workflow_name": name, "scopes": ["Atlantic/Canary", "Europe/Lisbon", "Europe/Madrid"],
-            "time": "t", "event_id": "i"}
+    assert json.loads(target["InputTransformer"]["InputTemplate"].replace("<time>", '"t"').replace("<id>", '"i"')) == {
+        "workflow_name": name,
+        "scopes": ["Atlantic/Canary", "Europe/Lisbon", "Europe/Madrid"],
+        "time": "t",
+        "event_id": "i",
+    }
     # AND reconciling again changes nothing
     again = scheduling.reconcile_rules()
     assert again["created"] == again["updated"] == again["deleted"] == []
@@ -101,7 +116,9 @@ def test_rules_follow_the_table_idempotently(stack: Any, workflows: Any) -> None
     with session_scope() as session:
         get_workflow(session, name).cron_expression = "0 10 * * *"
     changed = scheduling.reconcile_rules()
-    assert changed["updated"] == list(added) and _rules(stack)[next(iter(added))]["expression"] == "cron(0 8,9,10 * * ? *)"
+    assert (
+        changed["updated"] == list(added) and _rules(stack)[next(iter(added))]["expression"] == "cron(0 8,9,10 * * ? *)"
+    )
     with session_scope() as session:
         get_workflow(session, name).enabled = False
     assert scheduling.reconcile_rules()["deleted"] == list(added)
@@ -112,8 +129,11 @@ def test_next_run_per_scope_with_holidays(stack: Any, workflows: Any) -> None:
     # GIVEN the daily workflow; WHEN asked after noon UTC on 2027-02-05 (winter)
     nxt = scheduling.next_run("daily_operations", after=utc(2027, 2, 5, 12, 0))
     # THEN Madrid's 08:00 CET (07:00 UTC) comes first, the Canaries' 08:00 WET an hour later
-    assert (nxt["scope"], nxt["next_run_at"], nxt["local_time"]) == ("Europe/Madrid", "2027-02-06T07:00:00+00:00",
-                                                                     "08:00")
+    assert (nxt["scope"], nxt["next_run_at"], nxt["local_time"]) == (
+        "Europe/Madrid",
+        "2027-02-06T07:00:00+00:00",
+        "08:00",
+    )
     assert {s["scope"]: s["next_run_at"] for s in nxt["scopes"]}["Atlantic/Canary"] == "2027-02-06T08:00:00+00:00"
     json.dumps(nxt)  # JSON-able
     # AND a skip-holidays workflow on Christmas Eve next runs on the 26th, reporting the skipped holiday
@@ -201,8 +221,9 @@ def test_run_whose_lock_was_taken_over_cannot_write(stack: Any) -> None:
     lam = stack.cloud.client("lambda")
 
     def invoke(function: str, payload: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
-        response = lam.invoke(FunctionName=stack.deployment.function_arns[function],
-                              Payload=json.dumps(payload).encode())
+        response = lam.invoke(
+            FunctionName=stack.deployment.function_arns[function], Payload=json.dumps(payload).encode()
+        )
         return response.get("FunctionError"), json.loads(response["Payload"].read())
 
     # GIVEN run A holding the Madrid lock with its fencing number, its execution row written by StartRun
@@ -211,8 +232,13 @@ def test_run_whose_lock_was_taken_over_cannot_write(stack: Any) -> None:
     old_name = "daily_operations-europe-madrid-2027-03-09"
     lock = locks.acquire(key, old_name, ttl_seconds=60)
     assert lock is not None
-    request = {"workflow_name": "daily_operations", "scope": "Europe/Madrid", "run_date": "2027-03-09",
-               "fencing_token": lock.fencing_token, "lock_key": key}
+    request = {
+        "workflow_name": "daily_operations",
+        "scope": "Europe/Madrid",
+        "run_date": "2027-03-09",
+        "fencing_token": lock.fencing_token,
+        "lock_key": key,
+    }
     error, old_run = invoke("start_run", {"request": request, "execution_name": old_name})
     assert error is None, old_run
     # AND its lock expires (A stalled past the TTL)
@@ -253,6 +279,10 @@ def test_no_run_starts_when_redis_is_unreachable(stack: Any, set_env: Any) -> No
     with session_scope() as session:
         assert get_execution_by_name(session, "daily_operations-europe-madrid-2027-03-16") is None
     sfn = stack.cloud.client("stepfunctions")
-    names = [e["name"] for e in sfn.list_executions(
-        stateMachineArn=stack.deployment.state_machine_arns["daily_operations"])["executions"]]
+    names = [
+        e["name"]
+        for e in sfn.list_executions(stateMachineArn=stack.deployment.state_machine_arns["daily_operations"])[
+            "executions"
+        ]
+    ]
     assert "daily_operations-europe-madrid-2027-03-16" not in names

@@ -15,6 +15,12 @@ def pg_stack(pg_url: str, real_redis_url: str, tmp_path_factory: pytest.TempPath
     from bakery_sim.tenants import demo_tenants
     from localrun.stack import Stack
 
-    with Stack(database_url=pg_url, redis_url=real_redis_url, rabbitmq_url=RABBITMQ_URL, tenants=demo_tenants(),
-               data_dir=tmp_path_factory.mktemp("pg-stack"), stage="itest") as running:
+    with Stack(
+        database_url=pg_url,
+        redis_url=real_redis_url,
+        rabbitmq_url=RABBITMQ_URL,
+        tenants=demo_tenants(),
+        data_dir=tmp_path_factory.mktemp("pg-stack"),
+        stage="itest",
+    ) as running:
         yield running

@@ -20,6 +20,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from prometheus_client.parser import text_string_to_metric_families
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
@@ -39,12 +40,23 @@ def _free_port() -> int:
 def api_url(pg_stack: Any) -> Iterator[str]:
     """`chalice local` on a free port with the stack's environment (as `make run` starts it)."""
     port = _free_port()
-    env = {**os.environ, **pg_stack.env,
-           "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "localstack")])}
-    command = [str(Path(sys.executable).with_name("chalice")), "local", "--stage", "local", "--host", "127.0.0.1",
-               "--port", str(port), "--no-autoreload"]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        **pg_stack.env,
+        "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "localstack")]),
+    }
+    command = [
+        str(Path(sys.executable).with_name("chalice")),
+        "local",
+        "--stage",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-autoreload",
+    ]
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     try:
@@ -76,7 +88,11 @@ def test_health_over_http_checks_postgres_redis_rabbitmq_and_step_functions(api_
     body = response.json()
     assert response.status_code == 200, body
     assert {n: c["status"] for n, c in body["checks"].items()} == {
-        "database": "up", "redis": "up", "stepfunctions": "up", "rabbitmq": "up"}
+        "database": "up",
+        "redis": "up",
+        "stepfunctions": "up",
+        "rabbitmq": "up",
+    }
     assert body["checks"]["database"]["detail"] == "postgresql"
 
 
@@ -90,14 +106,24 @@ def test_auth_over_http(api_url: str) -> None:
 
 def test_retry_from_failure_over_http_on_postgres(api_url: str, pg_stack: Any) -> None:
     # GIVEN two Madrid tenants, the procurement service failing for one of them
-    madrid = sorted((t for t in pg_stack.simulator.state.sorted_tenants
-                     if t["status"] == "active" and t["timezone"] == "Europe/Madrid"), key=lambda t: t["name"])
+    madrid = sorted(
+        (
+            t
+            for t in pg_stack.simulator.state.sorted_tenants
+            if t["status"] == "active" and t["timezone"] == "Europe/Madrid"
+        ),
+        key=lambda t: t["name"],
+    )
     victim, other = madrid[0]["id"], madrid[1]["id"]
     pg_stack.simulator.state.set_fault("procurement", status_code=503, error_rate=1.0, tenant_ids=[victim])
     try:
         # WHEN an operator triggers the run over HTTP
-        started = call(api_url, "POST", "/workflows/daily_operations/execute",
-                       body={"tenant_ids": [victim, other], "run_date": "2028-05-05"})
+        started = call(
+            api_url,
+            "POST",
+            "/workflows/daily_operations/execute",
+            body={"tenant_ids": [victim, other], "run_date": "2028-05-05"},
+        )
         assert started.status_code == 202, started.text
         original = pg_stack.wait(started.json()["runs"][0]["execution_name"], timeout=180).summary
         assert original["status"] == "completed_with_failures"
@@ -112,19 +138,33 @@ def test_retry_from_failure_over_http_on_postgres(api_url: str, pg_stack: Any) -
     assert result["status"] == "completed" and result["tenants_processed"] == 1
     logs = call(api_url, "GET", f"/executions/{result['execution_id']}/logs?tenant_id={victim}").json()["logs"]
     assert {log["step_name"] for log in logs if "reused from execution" in log["message"]} == {
-        "generate_forecasts", "plan_production", "validate_forecasts"}
+        "generate_forecasts",
+        "plan_production",
+        "validate_forecasts",
+    }
     # AND tenant isolation holds over HTTP: the other tenant cannot see the retry (only the victim ran in it)
     other_token = issue_token(subject="o", role="tenant_admin", tenant_id=other)
-    for method, path in (("GET", f"/executions/{result['execution_id']}"),
-                         ("GET", f"/executions/{result['execution_id']}/logs"),
-                         ("POST", f"/executions/{result['execution_id']}/retry")):
+    for method, path in (
+        ("GET", f"/executions/{result['execution_id']}"),
+        ("GET", f"/executions/{result['execution_id']}/logs"),
+        ("POST", f"/executions/{result['execution_id']}/retry"),
+    ):
         assert call(api_url, method, path, token=other_token).status_code == 404
     listed = call(api_url, "GET", "/executions?date_from=2028-05-05&date_to=2028-05-05", token=other_token).json()
     assert [e["execution_name"] for e in listed["executions"]] == [original["execution_name"]]
     # AND the metrics count both runs
     metrics = httpx.get(f"{api_url}/api/v1/orchestrator/metrics", headers={"Authorization": f"Bearer {ADMIN}"})
-    assert 'orchestrator_workflow_executions_total{workflow_name="daily_operations",status="completed"}' \
-        in metrics.text
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(metrics.text)
+        for s in family.samples
+    }
+    assert (
+        samples[
+            ("orchestrator_workflow_executions_total", (("status", "completed"), ("workflow_name", "daily_operations")))
+        ]
+        >= 1
+    )
 
 
 def test_schemathesis_over_http(api_url: str) -> None:
@@ -139,10 +179,17 @@ def test_schemathesis_over_http(api_url: str) -> None:
             nonlocal ran
             ran += 1
             case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=checks)
+
         return run
 
-    bound = settings(max_examples=5, deadline=None, database=None, derandomize=True,
-                     phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    bound = settings(
+        max_examples=5,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     # WHEN each read operation gets a few generated requests, as admin and as a tenant
     for operation in schema.get_all_operations():
         op = operation.ok()

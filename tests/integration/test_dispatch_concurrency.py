@@ -31,8 +31,11 @@ def _hammer(call: Any) -> list[dict[str, Any]]:
 def _executions_named(stack: Any, name: str) -> tuple[int, int]:
     sfn = stack.cloud.client("stepfunctions")
     machine = stack.deployment.state_machine_arns["daily_operations"]
-    in_sfn = [e["name"] for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine)
-              for e in page["executions"]].count(name)
+    in_sfn = [
+        e["name"]
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine)
+        for e in page["executions"]
+    ].count(name)
     with session_scope() as session:
         rows = session.scalar(select(func.count()).where(Execution.execution_name == name))
     return in_sfn, int(rows or 0)
@@ -41,8 +44,9 @@ def _executions_named(stack: Any, name: str) -> tuple[int, int]:
 def test_hundred_concurrent_dispatch_lambdas_start_one_execution(pg_stack: Any) -> None:
     # GIVEN the 08:00 Madrid instant of 2027-04-06 (CEST: 06:00 UTC) and the dispatch Lambda
     lam = pg_stack.cloud.client("lambda")
-    event = json.dumps({"workflow_name": "daily_operations", "time": "2027-04-06T06:00:00Z",
-                        "event_id": "redelivered"}).encode()
+    event = json.dumps(
+        {"workflow_name": "daily_operations", "time": "2027-04-06T06:00:00Z", "event_id": "redelivered"}
+    ).encode()
 
     def invoke() -> dict[str, Any]:
         response = lam.invoke(FunctionName=pg_stack.deployment.function_arns["dispatch"], Payload=event)

@@ -14,10 +14,17 @@ from chalicelib.db.engine import session_scope
 from chalicelib.db.models import OutboxEvent
 from tests.conftest import bind_event_queue
 
-COMPLETED_KEYS = {"event_type", "workflow_name", "execution_id", "tenants_processed", "steps_completed",
-                  "steps_failed", "duration_seconds", "timestamp"}
+COMPLETED_KEYS = {
+    "event_type",
+    "workflow_name",
+    "execution_id",
+    "tenants_processed",
+    "steps_completed",
+    "steps_failed",
+    "duration_seconds",
+    "timestamp",
+}
 FAILED_KEYS = COMPLETED_KEYS | {"error_message", "tenants_affected"}
-
 
 
 def _received(connection: pika.BlockingConnection, queue: str) -> list[tuple[Any, Any, dict]]:
@@ -74,7 +81,8 @@ def test_consumer_receives_exact_completed_and_failed_events(pg_stack: Any) -> N
         assert payload["event_type"] == "workflow_failed" and payload["tenants_processed"] == 0
         assert payload["error_message"] == "all 10 tenants failed"
         assert len(payload["tenants_affected"]) == 10 and payload["tenants_affected"] == sorted(
-            payload["tenants_affected"])
+            payload["tenants_affected"]
+        )
         assert payload["steps_failed"] >= 10
     finally:
         connection.close()

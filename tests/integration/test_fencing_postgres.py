@@ -23,8 +23,9 @@ def test_a_taken_over_run_writes_nothing_on_postgres(pg_stack: Any) -> None:
     lam = pg_stack.cloud.client("lambda")
 
     def invoke(function: str, payload: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
-        response = lam.invoke(FunctionName=pg_stack.deployment.function_arns[function],
-                              Payload=json.dumps(payload).encode())
+        response = lam.invoke(
+            FunctionName=pg_stack.deployment.function_arns[function], Payload=json.dumps(payload).encode()
+        )
         return response.get("FunctionError"), json.loads(response["Payload"].read())
 
     # GIVEN run A started with the lock's fencing number, then its lock expired
@@ -33,8 +34,13 @@ def test_a_taken_over_run_writes_nothing_on_postgres(pg_stack: Any) -> None:
     old_name = "daily_operations-europe-madrid-2027-03-19"
     lock = locks.acquire(key, old_name, ttl_seconds=60)
     assert lock is not None
-    request = {"workflow_name": "daily_operations", "scope": "Europe/Madrid", "run_date": "2027-03-19",
-               "fencing_token": lock.fencing_token, "lock_key": key}
+    request = {
+        "workflow_name": "daily_operations",
+        "scope": "Europe/Madrid",
+        "run_date": "2027-03-19",
+        "fencing_token": lock.fencing_token,
+        "lock_key": key,
+    }
     error, old_run = invoke("start_run", {"request": request, "execution_name": old_name})
     assert error is None, old_run
     from bakery_sim.tenants import demo_tenants
@@ -46,8 +52,7 @@ def test_a_taken_over_run_writes_nothing_on_postgres(pg_stack: Any) -> None:
     assert error is None, body
     get_redis().delete(key)
     # WHEN run B takes the lock over
-    newer = start_run("daily_operations", "Europe/Madrid", date(2027, 3, 19), trigger="manual",
-                      name_suffix="takeover")
+    newer = start_run("daily_operations", "Europe/Madrid", date(2027, 3, 19), trigger="manual", name_suffix="takeover")
     assert newer["outcome"] == "started" and newer["fencing_token"] > lock.fencing_token
     pg_stack.wait(newer["execution_name"], timeout=180)
     # THEN A's next step is refused with StaleRunError naming both runs, and wrote nothing
@@ -57,13 +62,16 @@ def test_a_taken_over_run_writes_nothing_on_postgres(pg_stack: Any) -> None:
     with session_scope() as session:
         old_id = uuid.UUID(old_run["execution_id"])
         steps = session.scalars(select(StepRun.step_name).where(StepRun.execution_id == old_id)).all()
-        logs = session.scalar(select(func.count()).where(ExecutionLog.execution_id == old_id,
-                                                         ExecutionLog.tenant_id == tenant["id"]))
+        logs = session.scalar(
+            select(func.count()).where(ExecutionLog.execution_id == old_id, ExecutionLog.tenant_id == tenant["id"])
+        )
         assert steps == ["generate_forecasts"] and logs == 1
         assert session.get(Execution, old_id).status == "running"
     # AND when A's state machine reaches FailRun, A ends failed as superseded, B stays the workflow's last
-    error, body = invoke("fail_run", {"execution_name": old_name, "request": request,
-                                      "error": {"Error": "StaleRunError", "Cause": "fenced"}})
+    error, body = invoke(
+        "fail_run",
+        {"execution_name": old_name, "request": request, "error": {"Error": "StaleRunError", "Cause": "fenced"}},
+    )
     assert error is None, body
     with session_scope() as session:
         old = session.get(Execution, old_id)

@@ -50,8 +50,11 @@ def test_step_result_is_cached_for_a_day_and_replayed(client: Any) -> None:
 
 def test_service_semaphore_bounds_concurrent_calls(client: Any) -> None:
     # GIVEN a limit of 3 concurrent forecasting calls and 12 callers at once
-    settings = Settings(redis_key_prefix=f"itest-sem-{uuid.uuid4().hex[:8]}", platform_timeout_seconds=10,
-                        platform_concurrency_limits="forecasting=3")
+    settings = Settings(
+        redis_key_prefix=f"itest-sem-{uuid.uuid4().hex[:8]}",
+        platform_timeout_seconds=10,
+        platform_concurrency_limits="forecasting=3",
+    )
     semaphore = ServiceSemaphore(settings=settings, client=client)
     in_flight, peak, lock = 0, 0, threading.Lock()
     barrier = threading.Barrier(12)

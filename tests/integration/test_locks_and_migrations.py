@@ -26,8 +26,15 @@ from tests.conftest import PG_ADMIN_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 ALEMBIC_INI = ROOT / "alembic.ini"
-CORE_TABLES = {"orchestrator_workflows", "orchestrator_executions", "orchestrator_execution_logs",
-               "orchestrator_leader", "orchestrator_metrics", "orchestrator_outbox", "orchestrator_step_runs"}
+CORE_TABLES = {
+    "orchestrator_workflows",
+    "orchestrator_executions",
+    "orchestrator_execution_logs",
+    "orchestrator_leader",
+    "orchestrator_metrics",
+    "orchestrator_outbox",
+    "orchestrator_step_runs",
+}
 
 
 def test_lock_is_exclusive_released_by_token_only_and_fenced(real_redis_url: str) -> None:
@@ -89,8 +96,7 @@ def model_differences(url: str) -> list[object]:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            return list(compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
-                                         Base.metadata))
+            return list(compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata))
     finally:
         engine.dispose()
 
@@ -99,8 +105,15 @@ def run_alembic(*args: str, database_url: str) -> str:
     """`alembic <args>` from the repository root, as an operator runs it: DATABASE_URL set, no PYTHONPATH."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DATABASE_URL")}
     env["DATABASE_URL"] = database_url
-    done = subprocess.run([sys.executable, "-m", "alembic", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "alembic", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, f"alembic {' '.join(args)}: {done.stderr[-3000:]}"
     return done.stdout
 

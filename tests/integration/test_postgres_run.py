@@ -35,8 +35,9 @@ def test_daily_run_on_postgres_records_everything_and_publishes_to_rabbitmq(pg_s
             row = session.get(Execution, execution_id)
             assert row is not None and row.tenants_processed == 10 and row.completed_at is not None
             # JSON columns are JSONB on Postgres
-            kind = session.execute(text("SELECT jsonb_typeof(data) FROM orchestrator_execution_logs "
-                                        "WHERE data IS NOT NULL LIMIT 1")).scalar()
+            kind = session.execute(
+                text("SELECT jsonb_typeof(data) FROM orchestrator_execution_logs WHERE data IS NOT NULL LIMIT 1")
+            ).scalar()
             assert kind == "object"
             event = session.scalar(select(OutboxEvent).where(OutboxEvent.aggregate_id == str(execution_id)))
             assert event is not None and event.published_at is not None

@@ -25,18 +25,26 @@ def _task(name: str, start: int, ms: int, *, retries: int = 0) -> list[tuple[str
     out: list[tuple[str, int, dict[str, Any] | None]] = [("TaskStateEntered", start, None)]
     for attempt in range(retries + 1):
         at = start + attempt * (ms + 1)
-        out += [("LambdaFunctionScheduled", at, {"lambdaFunctionScheduledEventDetails": {"resource": ARN + name}}),
-                ("LambdaFunctionStarted", at, None),
-                ("LambdaFunctionFailed" if attempt < retries else "LambdaFunctionSucceeded", at + ms, None)]
+        out += [
+            ("LambdaFunctionScheduled", at, {"lambdaFunctionScheduledEventDetails": {"resource": ARN + name}}),
+            ("LambdaFunctionStarted", at, None),
+            ("LambdaFunctionFailed" if attempt < retries else "LambdaFunctionSucceeded", at + ms, None),
+        ]
     return out + [("TaskStateExited", start + (retries + 1) * (ms + 1), None)]
 
 
 def test_parent_and_children_become_transitions_express_durations_and_lambda_calls() -> None:
-    parent = _history(("ExecutionStarted", 0, None), *_task("start_run", 1, 10, retries=1),
-                      ("MapStateEntered", 30, None), ("MapStateExited", 500, None),
-                      ("SucceedStateEntered", 501, None), ("ExecutionSucceeded", 502, None))
-    child = _history(("ExecutionStarted", 40, None), *_task("generate_forecasts", 41, 20),
-                     ("ExecutionSucceeded", 340, None))
+    parent = _history(
+        ("ExecutionStarted", 0, None),
+        *_task("start_run", 1, 10, retries=1),
+        ("MapStateEntered", 30, None),
+        ("MapStateExited", 500, None),
+        ("SucceedStateEntered", 501, None),
+        ("ExecutionSucceeded", 502, None),
+    )
+    child = _history(
+        ("ExecutionStarted", 40, None), *_task("generate_forecasts", 41, 20), ("ExecutionSucceeded", 340, None)
+    )
     events = parent + child
     assert [len(e) for e in split_executions(events)] == [len(parent), len(child)]
 

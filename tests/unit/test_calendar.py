@@ -11,8 +11,17 @@ from chalicelib.domain.calendar import Calendar, CalendarError, calendar_for
 from chalicelib.domain.schedule import Occurrence, ScheduleError, Skipped, WorkflowSchedule, evaluate_at
 
 MADRID_2026 = {
-    date(2026, 1, 1), date(2026, 1, 6), date(2026, 4, 2), date(2026, 4, 3), date(2026, 5, 1), date(2026, 5, 2),
-    date(2026, 8, 15), date(2026, 10, 12), date(2026, 11, 2), date(2026, 12, 7), date(2026, 12, 8),
+    date(2026, 1, 1),
+    date(2026, 1, 6),
+    date(2026, 4, 2),
+    date(2026, 4, 3),
+    date(2026, 5, 1),
+    date(2026, 5, 2),
+    date(2026, 8, 15),
+    date(2026, 10, 12),
+    date(2026, 11, 2),
+    date(2026, 12, 7),
+    date(2026, 12, 8),
     date(2026, 12, 25),
 }
 
@@ -52,8 +61,11 @@ def test_unknown_calendar_names_the_field(country: str, subdivision: str | None,
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"holiday_policy": "maybe"}, "holiday_policy"), ({"weekend_cron": "0 10 * *"}, "weekend_cron"),
-     ({"weekend_cron": "61 10 * * *"}, "weekend_cron")],
+    [
+        ({"holiday_policy": "maybe"}, "holiday_policy"),
+        ({"weekend_cron": "0 10 * *"}, "weekend_cron"),
+        ({"weekend_cron": "61 10 * * *"}, "weekend_cron"),
+    ],
 )
 def test_bad_policy_or_weekend_cron_names_the_field(kwargs: dict[str, str], field: str) -> None:
     with pytest.raises(ScheduleError, match=f"^{field}:"):

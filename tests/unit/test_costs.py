@@ -31,14 +31,16 @@ def test_lambda_duration_is_billed_per_started_millisecond() -> None:
 
 
 def test_each_price_applies_to_its_own_count() -> None:
-    result = estimate_run_cost({
-        "tenants": 2,
-        "state_transitions": 1_000,                # $0.025
-        "express_durations_ms": [50.0, 1_950.0],   # 100 ms + 2,000 ms at 64 MB
-        "lambda_invocations": [(1024, 999.2)] * 2,  # 2 x 1,000 ms at 1 GB
-        "s3_put_requests": 1_000,                  # $0.005
-        "s3_get_requests": 1_000,                  # $0.0004
-    })
+    result = estimate_run_cost(
+        {
+            "tenants": 2,
+            "state_transitions": 1_000,  # $0.025
+            "express_durations_ms": [50.0, 1_950.0],  # 100 ms + 2,000 ms at 64 MB
+            "lambda_invocations": [(1024, 999.2)] * 2,  # 2 x 1,000 ms at 1 GB
+            "s3_put_requests": 1_000,  # $0.005
+            "s3_get_requests": 1_000,  # $0.0004
+        }
+    )
     usd = result["usd"]
     assert usd["step_functions_standard"] == pytest.approx(0.025)
     assert usd["step_functions_express_requests"] == pytest.approx(2 / 1_000_000)
@@ -57,20 +59,24 @@ def test_each_price_applies_to_its_own_count() -> None:
 
 def test_a_typical_tenant_is_dominated_by_the_child_execution_start() -> None:
     # One tenant: one child start (a STANDARD transition), one EXPRESS child of 300 ms, six 20 ms Lambdas.
-    result = estimate_run_cost({"tenants": 1, "state_transitions": 1, "express_durations_ms": [300],
-                                "lambda_invocations": [(256, 20)] * 6})
+    result = estimate_run_cost(
+        {"tenants": 1, "state_transitions": 1, "express_durations_ms": [300], "lambda_invocations": [(256, 20)] * 6}
+    )
     assert result["usd"]["step_functions_standard"] > result["usd"]["total"] / 2
     assert result["eur_per_tenant"] < 0.0001
 
 
-@pytest.mark.parametrize("counts", [
-    {"tenants": -1},
-    {"state_transitions": -5},
-    {"s3_get_requests": -1},
-    {"express_durations_ms": [-1.0]},
-    {"lambda_invocations": [(256, -3.0)]},
-    {"lambda_invocations": [(-256, 3.0)]},
-])
+@pytest.mark.parametrize(
+    "counts",
+    [
+        {"tenants": -1},
+        {"state_transitions": -5},
+        {"s3_get_requests": -1},
+        {"express_durations_ms": [-1.0]},
+        {"lambda_invocations": [(256, -3.0)]},
+        {"lambda_invocations": [(-256, 3.0)]},
+    ],
+)
 def test_negative_counts_are_refused_with_the_field_named(counts: dict) -> None:
     with pytest.raises(ValueError, match="must be a non-negative number"):
         estimate_run_cost(counts)

@@ -70,8 +70,13 @@ def test_final_status(total: int, failed: int, expected: str) -> None:
 def test_parallel_branch_results_are_merged_for_the_next_step() -> None:
     # GIVEN the Parallel state's output: one results object per branch
     event = {
-        "run": {"execution_id": "e", "execution_name": "n", "workflow_name": "w", "scope": "s",
-                "run_date": "2026-11-30"},
+        "run": {
+            "execution_id": "e",
+            "execution_name": "n",
+            "workflow_name": "w",
+            "scope": "s",
+            "run_date": "2026-11-30",
+        },
         "tenant": {"id": "t1", "name": "T"},
         "results": [{"generate_forecasts": {"forecast_id": "f"}}, {"validate_forecasts": {"mape": 5.0}}],
     }

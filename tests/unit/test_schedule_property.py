@@ -25,8 +25,9 @@ ZONES = {
 }
 
 
-def fire_every_rule(schedule: WorkflowSchedule, tz: str, calendar: Calendar, *, step: timedelta = timedelta(hours=1)
-                    ) -> tuple[list[Occurrence], int]:
+def fire_every_rule(
+    schedule: WorkflowSchedule, tz: str, calendar: Calendar, *, step: timedelta = timedelta(hours=1)
+) -> tuple[list[Occurrence], int]:
     """Walk UTC from a day before FIRST to a day after LAST; at each instant any generated rule matches
     (through the clock's parser), ask the dispatcher's decision. Returns the runs and the firings."""
     rules = desired_rules([("probe", schedule, tz)], [], stage="prop", now=datetime(2026, 1, 1, tzinfo=UTC))

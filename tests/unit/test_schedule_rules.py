@@ -31,12 +31,18 @@ def test_hours_with_different_minutes_get_separate_rules_and_no_extra_firings() 
 def test_a_local_time_in_the_spring_gap_is_covered_where_it_fires() -> None:
     # GIVEN 02:30 Madrid, which does not exist on 2026-03-29 (02:00 -> 03:00)
     schedule = WorkflowSchedule("30 2 * * *")
-    rules = [parse_schedule(r.schedule_expression) for r in
-             desired_rules([("gap", schedule, "Europe/Madrid")], [], stage="t", now=START) if r.target_id == "dispatch"]
+    rules = [
+        parse_schedule(r.schedule_expression)
+        for r in desired_rules([("gap", schedule, "Europe/Madrid")], [], stage="t", now=START)
+        if r.target_id == "dispatch"
+    ]
     # WHEN every minute of that day is fired through the clock
     day = datetime(2026, 3, 29, 0, 0, tzinfo=UTC) - timedelta(hours=2)
-    runs = [occurrence_at(schedule, "Europe/Madrid", day + timedelta(minutes=m)) for m in range(24 * 60)
-            if any(r.matches(day + timedelta(minutes=m)) for r in rules)]
+    runs = [
+        occurrence_at(schedule, "Europe/Madrid", day + timedelta(minutes=m))
+        for m in range(24 * 60)
+        if any(r.matches(day + timedelta(minutes=m)) for r in rules)
+    ]
     # THEN exactly one run happens on the local date, at the end of the gap (03:00 CEST = 01:00 UTC)
     ran = [r for r in runs if r is not None and r.run_date.isoformat() == "2026-03-29"]
     assert [r.instant.isoformat() for r in ran] == ["2026-03-29T01:00:00+00:00"]
@@ -46,8 +52,7 @@ def test_every_rule_minute_is_exact_no_spurious_minutes() -> None:
     # GIVEN the daily rules for five zones; WHEN every minute of a week is fired
     zones = ["Europe/Madrid", "Atlantic/Canary", "Europe/Lisbon", "America/New_York", "Australia/Sydney"]
     rules = [parse_schedule(e) for e in rule_expressions(utc_rule_times("0 8 * * *", zones, start=START))]
-    fired = {(m % 60) for m in range(7 * 1440)
-             if any(r.matches(START + timedelta(minutes=m)) for r in rules)}
+    fired = {(m % 60) for m in range(7 * 1440) if any(r.matches(START + timedelta(minutes=m)) for r in rules)}
     # THEN they only fire on the hour
     assert fired == {0}
 
@@ -57,7 +62,8 @@ def test_next_occurrence_reports_the_holidays_it_skipped() -> None:
 
     # GIVEN 2026-12-24 evening, skip policy: 12-25 is Christmas
     schedule = WorkflowSchedule("0 8 * * *", holiday_policy="skip")
-    nxt, skipped = next_occurrence(schedule, "Europe/Madrid", datetime(2026, 12, 24, 12, tzinfo=UTC),
-                                   Calendar("ES", "MD"))
+    nxt, skipped = next_occurrence(
+        schedule, "Europe/Madrid", datetime(2026, 12, 24, 12, tzinfo=UTC), Calendar("ES", "MD")
+    )
     assert nxt is not None and nxt.run_date.isoformat() == "2026-12-26"
     assert [s.holiday for s in skipped] == ["Christmas Day"]

@@ -11,6 +11,7 @@ exactly as the application does it (`chalicelib.db.migrate.database_url`). `--sq
 from __future__ import annotations
 
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
 from sqlalchemy.engine import Connection, make_url
@@ -27,19 +28,21 @@ if config.config_file_name is not None:
 
 
 def _url() -> str:
-    return database_url(context.get_x_argument(as_dictionary=True).get("database_url")
-                        or config.attributes.get("database_url"))
+    return database_url(
+        context.get_x_argument(as_dictionary=True).get("database_url") or config.attributes.get("database_url")
+    )
 
 
-def _options(dialect_name: str) -> dict[str, object]:
+def _options(dialect_name: str) -> dict[str, Any]:
     # SQLite cannot ALTER most things in place: batch mode rebuilds the table (autogenerate renders it too).
     return {"target_metadata": target_metadata, "render_as_batch": dialect_name == "sqlite", "compare_type": True}
 
 
 def run_offline() -> None:
     url = _url()
-    context.configure(url=url, literal_binds=True, dialect_opts={"paramstyle": "named"},
-                      **_options(make_url(url).get_backend_name()))
+    context.configure(
+        url=url, literal_binds=True, dialect_opts={"paramstyle": "named"}, **_options(make_url(url).get_backend_name())
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -19,40 +19,103 @@ LAMBDA_RETRY = {"ErrorEquals": ["FlakyError"], "IntervalSeconds": 1, "MaxAttempt
 
 def machines(arns: dict[str, str]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     """name -> (definition, input)."""
+
     def task(fn: str, **extra: Any) -> dict[str, Any]:
         return {"Type": "Task", "Resource": arns[fn], **extra}
 
     return {
-        "retry_then_succeed": ({"StartAt": "Bake", "States": {
-            "Bake": task("flaky", TimeoutSeconds=30, Retry=[LAMBDA_RETRY], ResultPath="$.out", End=True)}},
-            {"key": "retry", "fail_times": 2}),
-        "catch_fatal": ({"StartAt": "Bake", "States": {
-            "Bake": task("flaky", TimeoutSeconds=30, Retry=[LAMBDA_RETRY], ResultPath="$.out", Next="Done",
-                         Catch=[{"ErrorEquals": ["FatalError"], "ResultPath": "$.error", "Next": "Caught"}]),
-            "Caught": {"Type": "Pass", "Result": "caught", "ResultPath": "$.outcome", "End": True},
-            "Done": {"Type": "Succeed"}}},
-            {"key": "fatal", "then_fatal": True}),
+        "retry_then_succeed": (
+            {
+                "StartAt": "Bake",
+                "States": {
+                    "Bake": task("flaky", TimeoutSeconds=30, Retry=[LAMBDA_RETRY], ResultPath="$.out", End=True)
+                },
+            },
+            {"key": "retry", "fail_times": 2},
+        ),
+        "catch_fatal": (
+            {
+                "StartAt": "Bake",
+                "States": {
+                    "Bake": task(
+                        "flaky",
+                        TimeoutSeconds=30,
+                        Retry=[LAMBDA_RETRY],
+                        ResultPath="$.out",
+                        Next="Done",
+                        Catch=[{"ErrorEquals": ["FatalError"], "ResultPath": "$.error", "Next": "Caught"}],
+                    ),
+                    "Caught": {"Type": "Pass", "Result": "caught", "ResultPath": "$.outcome", "End": True},
+                    "Done": {"Type": "Succeed"},
+                },
+            },
+            {"key": "fatal", "then_fatal": True},
+        ),
         # The ASL timeout is shorter than the function's: moto's own timeout thread must still fire.
-        "states_timeout": ({"StartAt": "Slow", "States": {
-            "Slow": task("slow_long", TimeoutSeconds=1, Catch=[
-                {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": "TimedOut"}], End=True),
-            "TimedOut": {"Type": "Pass", "End": True}}},
-            {"sleep_s": 3}),
+        "states_timeout": (
+            {
+                "StartAt": "Slow",
+                "States": {
+                    "Slow": task(
+                        "slow_long",
+                        TimeoutSeconds=1,
+                        Catch=[{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": "TimedOut"}],
+                        End=True,
+                    ),
+                    "TimedOut": {"Type": "Pass", "End": True},
+                },
+            },
+            {"sleep_s": 3},
+        ),
         # The function's timeout is shorter: the runner answers Sandbox.Timedout (the inline path).
-        "lambda_timeout": ({"StartAt": "Slow", "States": {
-            "Slow": task("slow_short", TimeoutSeconds=30, Catch=[
-                {"ErrorEquals": ["Sandbox.Timedout"], "ResultPath": "$.error", "Next": "TimedOut"}], End=True),
-            "TimedOut": {"Type": "Pass", "End": True}}},
-            {"sleep_s": 3}),
-        "parallel_and_map": ({"StartAt": "Both", "States": {
-            "Both": {"Type": "Parallel", "End": True, "Branches": [
-                {"StartAt": "Items", "States": {"Items": {
-                    "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1, "End": True,
-                    "ItemProcessor": {"StartAt": "Double", "States": {
-                        "Double": task("item", TimeoutSeconds=10, End=True)}}}}},
-                {"StartAt": "Echo", "States": {"Echo": task("item", TimeoutSeconds=10, Parameters={"value": 21},
-                                                             End=True)}}]}}},
-            {"items": [{"value": i} for i in range(5)]}),
+        "lambda_timeout": (
+            {
+                "StartAt": "Slow",
+                "States": {
+                    "Slow": task(
+                        "slow_short",
+                        TimeoutSeconds=30,
+                        Catch=[{"ErrorEquals": ["Sandbox.Timedout"], "ResultPath": "$.error", "Next": "TimedOut"}],
+                        End=True,
+                    ),
+                    "TimedOut": {"Type": "Pass", "End": True},
+                },
+            },
+            {"sleep_s": 3},
+        ),
+        "parallel_and_map": (
+            {
+                "StartAt": "Both",
+                "States": {
+                    "Both": {
+                        "Type": "Parallel",
+                        "End": True,
+                        "Branches": [
+                            {
+                                "StartAt": "Items",
+                                "States": {
+                                    "Items": {
+                                        "Type": "Map",
+                                        "ItemsPath": "$.items",
+                                        "MaxConcurrency": 1,
+                                        "End": True,
+                                        "ItemProcessor": {
+                                            "StartAt": "Double",
+                                            "States": {"Double": task("item", TimeoutSeconds=10, End=True)},
+                                        },
+                                    }
+                                },
+                            },
+                            {
+                                "StartAt": "Echo",
+                                "States": {"Echo": task("item", TimeoutSeconds=10, Parameters={"value": 21}, End=True)},
+                            },
+                        ],
+                    }
+                },
+            },
+            {"items": [{"value": i} for i in range(5)]},
+        ),
     }
 
 
@@ -61,8 +124,14 @@ def normalise(events: list[dict[str, Any]]) -> list[list[Any]]:
     out = []
     for event in events:
         details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-        out.append([event["type"], details.get("name"), details.get("error"),
-                    details.get("output") if event["type"].endswith("Succeeded") else None])
+        out.append(
+            [
+                event["type"],
+                details.get("name"),
+                details.get("error"),
+                details.get("output") if event["type"].endswith("Succeeded") else None,
+            ]
+        )
     return out
 
 
@@ -78,13 +147,18 @@ def main() -> None:
         }
         result = {}
         for name, (definition, run_input) in machines(arns).items():
-            machine = sfn.create_state_machine(name=f"probe-{name}", definition=json.dumps(definition),
-                                               roleArn="arn:aws:iam::123456789012:role/probe")
-            execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name=f"probe-{name}",
-                                            input=json.dumps(run_input))
+            machine = sfn.create_state_machine(
+                name=f"probe-{name}", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/probe"
+            )
+            execution = sfn.start_execution(
+                stateMachineArn=machine["stateMachineArn"], name=f"probe-{name}", input=json.dumps(run_input)
+            )
             described = wait_for_execution(cloud, execution["executionArn"], timeout_s=60)
-            result[name] = {"status": described["status"], "output": described.get("output"),
-                            "history": normalise(history(cloud, execution["executionArn"]))}
+            result[name] = {
+                "status": described["status"],
+                "output": described.get("output"),
+                "history": normalise(history(cloud, execution["executionArn"])),
+            }
         json.dump(result, sys.stdout, sort_keys=True)
     finally:
         cloud.stop()

@@ -54,9 +54,7 @@ def role_arn(cloud: LocalCloud) -> str:
                 }
             ],
         }
-        return iam.create_role(
-            RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust)
-        )["Role"]["Arn"]
+        return iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
 
 
 def create_function(
@@ -82,9 +80,7 @@ def sfn_role_arn() -> str:
     return "arn:aws:iam::123456789012:role/localcloud-test-sfn-role"
 
 
-def wait_for_execution(
-    cloud: LocalCloud, execution_arn: str, timeout_s: float = 60
-) -> dict[str, Any]:
+def wait_for_execution(cloud: LocalCloud, execution_arn: str, timeout_s: float = 60) -> dict[str, Any]:
     sfn = cloud.client("stepfunctions")
     deadline = time.monotonic() + timeout_s
     while True:

@@ -21,14 +21,23 @@ def upgrade() -> None:
         sa.Column("execution_id", sa.Uuid(), nullable=False),
         sa.Column("retry_of", sa.Uuid(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["execution_id"], ["orchestrator_executions.id"], ondelete="CASCADE",
-                                name=op.f("fk_orchestrator_execution_retries_execution_id_orchestrator_executions")),
-        sa.ForeignKeyConstraint(["retry_of"], ["orchestrator_executions.id"], ondelete="CASCADE",
-                                name=op.f("fk_orchestrator_execution_retries_retry_of_orchestrator_executions")),
+        sa.ForeignKeyConstraint(
+            ["execution_id"],
+            ["orchestrator_executions.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_orchestrator_execution_retries_execution_id_orchestrator_executions"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["retry_of"],
+            ["orchestrator_executions.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_orchestrator_execution_retries_retry_of_orchestrator_executions"),
+        ),
         sa.PrimaryKeyConstraint("execution_id", name=op.f("pk_orchestrator_execution_retries")),
     )
-    op.create_index(op.f("ix_orchestrator_execution_retries_retry_of"), "orchestrator_execution_retries",
-                    ["retry_of"], unique=False)
+    op.create_index(
+        op.f("ix_orchestrator_execution_retries_retry_of"), "orchestrator_execution_retries", ["retry_of"], unique=False
+    )
 
 
 def downgrade() -> None:
