@@ -7,7 +7,6 @@ lowering the rate (no coordinated omission). Only 127.0.0.1 is targeted; the loa
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
@@ -15,21 +14,13 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-from bench.common import python_path, stop_process
 from bench.config import ROOT
+from chalicelib.domain.models import DAILY_STEPS
 
 API = "/api/v1/orchestrator"
-STEPS = (
-    "generate_forecasts",
-    "plan_production",
-    "calculate_procurement",
-    "project_inventory",
-    "validate_forecasts",
-    "send_daily_summary",
-)
+STEPS = DAILY_STEPS
 
 
 def seed(database_url: str, executions: int, logs: int, *, logged_executions: int = 100) -> dict[str, Any]:
@@ -102,42 +93,18 @@ def seed(database_url: str, executions: int, logs: int, *, logged_executions: in
 
 
 class ApiServer:
-    """`chalice local` on a free 127.0.0.1 port, as `make run` serves the API (localrun._serve_api)."""
+    """`chalice local` on a free 127.0.0.1 port, as `make run` serves the API (localrun.api.LocalApi)."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.env = {**os.environ, **env, "PYTHONPATH": python_path()}
-        self.process: subprocess.Popen[bytes] | None = None
-        self.url = ""
+        from localrun.api import LocalApi
+
+        self.api = LocalApi(env)
+        self.env = self.api.env
+        self.url = self.api.url
 
     def start(self, timeout: float = 60) -> ApiServer:
-        import socket
-
-        import httpx
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        chalice = str(Path(sys.executable).with_name("chalice"))
-        self.process = subprocess.Popen(
-            [chalice, "local", "--stage", "local", "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"chalice local exited with {self.process.returncode}")
-            try:
-                if httpx.get(f"{self.url}/openapi.json", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise TimeoutError("chalice local did not answer within 60 s")
+        self.api.start(timeout)
+        return self
 
     def token(self) -> str:
         """An admin token minted with the server's own environment (same stage, same secret)."""
@@ -152,8 +119,7 @@ class ApiServer:
         return out.stdout.strip().splitlines()[-1]
 
     def stop(self) -> None:
-        stop_process(self.process)
-        self.process = None
+        self.api.stop()
 
 
 def percentile(sorted_values: list[float], pct: float) -> float | None:

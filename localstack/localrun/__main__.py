@@ -12,11 +12,9 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from cronsim import CronSim
@@ -25,7 +23,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from chalicelib.domain.schedule import zone
-from chalicelib.settings import PROJECT_ROOT
 
 console = Console(stderr=True)
 
@@ -216,25 +213,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve_api(stack: Any, port: int) -> int:
+    from localrun.api import LocalApi
     from localrun.tokens import admin_token_hint
 
-    env = {
-        **os.environ,
-        **stack.env,
-        "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    command = [
-        str(Path(sys.executable).with_name("chalice")),
-        "local",
-        "--stage",
-        "local",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-autoreload",
-    ]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
+    api = LocalApi(stack.env, port=port, quiet=False).start()
+    process = api.process
+    assert process is not None
 
     def stop(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
@@ -250,11 +234,7 @@ def _serve_api(stack: Any, port: int) -> int:
     try:
         return process.wait()
     except KeyboardInterrupt:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        api.stop()
         return 0
 
 

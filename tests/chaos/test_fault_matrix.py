@@ -24,6 +24,7 @@ from sqlalchemy import func, select, update
 from chalicelib.adapters.locks import RunLocks
 from chalicelib.db.engine import session_scope
 from chalicelib.db.models import Execution, ExecutionLog, OutboxEvent, StepRun, Workflow
+from chalicelib.domain.models import DAILY_STEPS
 from chalicelib.runtime import reset
 from tests.chaos import services
 from tests.chaos.conftest import RABBITMQ_URL
@@ -31,14 +32,6 @@ from tests.conftest import bind_event_queue
 
 MADRID = "Europe/Madrid"
 ACTIVE_MADRID = 10
-DAILY_STEPS = (
-    "generate_forecasts",
-    "plan_production",
-    "calculate_procurement",
-    "project_inventory",
-    "validate_forecasts",
-    "send_daily_summary",
-)
 # A UTC instant at which only the every-minute rule (outbox drain + watchdog) is due.
 HOUSEKEEPING_AT = datetime(2027, 1, 20, 12, 34, tzinfo=UTC)
 

@@ -7,13 +7,7 @@ against the served /openapi.json (a small bound: the in-process fuzz test does t
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,57 +19,20 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from chalicelib.api.auth import issue_token
-from chalicelib.settings import PROJECT_ROOT
 
 ADMIN = issue_token(subject="ops", role="platform_admin")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def api_url(pg_stack: Any) -> Iterator[str]:
     """`chalice local` on a free port with the stack's environment (as `make run` starts it)."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        **pg_stack.env,
-        "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "localstack")]),
-    }
-    command = [
-        str(Path(sys.executable).with_name("chalice")),
-        "local",
-        "--stage",
-        "local",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-autoreload",
-    ]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    from localrun.api import LocalApi
+
+    api = LocalApi(pg_stack.env).start()
     try:
-        while True:
-            try:
-                if httpx.get(f"{url}/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"chalice local did not come up (exit {process.poll()})")
-            time.sleep(0.2)
-        yield url
+        yield api.url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        api.stop()
 
 
 def call(url: str, method: str, path: str, token: str | None = ADMIN, body: Any = None) -> httpx.Response:
