@@ -322,6 +322,7 @@ def retry(execution_id: str, principal: Any, body: RetryRequest) -> dict[str, An
                 "execution_id",
             )
         failed = original["failed_tenants"]
+        named: list[str] | None = None  # tenants the retry names in its input (bounded); else ListTenants finds them
         if scope_tenant is not None:
             if failed and scope_tenant not in failed:
                 raise conflict(
@@ -329,7 +330,7 @@ def retry(execution_id: str, principal: Any, body: RetryRequest) -> dict[str, An
                     f"tenant {scope_tenant} did not fail in {original['execution_name']}",
                     "execution_id",
                 )
-            failed = [scope_tenant]
+            failed = named = [scope_tenant]
         if body.tenant_ids is not None:
             outside = sorted(set(body.tenant_ids) - set(failed)) if failed else []
             if outside:
@@ -340,7 +341,7 @@ def retry(execution_id: str, principal: Any, body: RetryRequest) -> dict[str, An
                     f"{original['execution_name']}: {', '.join(outside[:10])}",
                     "tenant_ids",
                 )
-            failed = sorted(set(body.tenant_ids))
+            failed = named = sorted(set(body.tenant_ids))
         suffix = _retry_suffix(session, original)
     # No failed tenant recorded (the run itself broke before the tenants): re-run all of its tenants.
     tenant_ids = failed or None
@@ -349,7 +350,7 @@ def retry(execution_id: str, principal: Any, body: RetryRequest) -> dict[str, An
         original["scope"],
         original["run_date"],
         trigger="retry",
-        tenant_ids=tenant_ids,
+        tenant_ids=named,
         name_suffix=suffix,
         retry_of=original["id"],
     )

@@ -20,6 +20,9 @@ DAILY_STEPS: tuple[str, ...] = (
     "validate_forecasts",
     "send_daily_summary",
 )
+# Bounds of what an execution input may carry (its size stays small whatever the number of tenants).
+MAX_NAMED_TENANTS = 1000
+MAX_CALENDARS = 200
 # A tenant counts as processed once its last step completed.
 FINAL_STEP = DAILY_STEPS[-1]
 
@@ -55,10 +58,15 @@ class RunRequest(Payload):
     scope: str = Field(min_length=1, max_length=64)
     run_date: date
     trigger: Trigger = "scheduled"
-    tenant_ids: list[str] | None = None
+    # Step Functions refuses an execution input over 256 KiB, so the input never lists a scope's tenants:
+    # `calendars` names the holiday calendars whose tenants run (None: all of them) and ListTenants applies
+    # it; only a manual run or a retry that names its tenants carries `tenant_ids` (bounded).
+    calendars: list[str] | None = Field(default=None, max_length=MAX_CALENDARS)
+    tenant_ids: list[str] | None = Field(default=None, max_length=MAX_NAMED_TENANTS)
     fencing_token: int | None = None
     lock_key: str | None = None
-    # Retry from failure: the execution (id) whose completed steps this run reuses instead of re-running.
+    # Retry from failure: the execution (id) whose completed steps this run reuses instead of re-running;
+    # without `tenant_ids` the run covers the tenants that failed there (all, when none was recorded).
     retry_of: str | None = None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 
 from chalicelib.domain.models import Tenant
@@ -32,20 +32,31 @@ def execution_name(workflow: str, scope: str, run_date: date, suffix: str | None
 
 
 def tenants_for_run(
-    tenants: Iterable[Tenant], *, scope: str, tenant_ids: Iterable[str] | None = None
+    tenants: Iterable[Tenant],
+    *,
+    scope: str,
+    tenant_ids: Iterable[str] | None = None,
+    calendars: Iterable[str] | None = None,
+    calendar_of: Callable[[Tenant], str] | None = None,
 ) -> tuple[list[Tenant], list[Tenant]]:
     """Split the tenants a run covers into (to process, skipped).
 
-    Only active tenants of the scope's timezone run ("all" covers every timezone); enterprise first,
-    then professional, then starter, each by name, so the biggest customers are served first.
+    Only active tenants of the scope's timezone run ("all" covers every timezone), and with `calendars`
+    only those whose holiday calendar (`calendar_of(tenant)`, a calendar key) is one of them; enterprise
+    first, then professional, then starter, each by name, so the biggest customers are served first.
     """
     wanted = set(tenant_ids) if tenant_ids is not None else None
+    running_calendars = set(calendars) if calendars is not None else None
+    if running_calendars is not None and calendar_of is None:
+        raise ValueError("calendars: needs calendar_of to place each tenant")
     selected: list[Tenant] = []
     skipped: list[Tenant] = []
     for tenant in tenants:
         if wanted is not None and tenant.id not in wanted:
             continue
         if scope != "all" and tenant.timezone != scope:
+            continue
+        if running_calendars is not None and calendar_of is not None and calendar_of(tenant) not in running_calendars:
             continue
         (selected if tenant.status == "active" else skipped).append(tenant)
     selected.sort(key=lambda t: (TIER_PRIORITY.get(t.subscription_tier, 9), t.name, t.id))

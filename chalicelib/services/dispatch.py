@@ -38,33 +38,33 @@ _MINUTE = timedelta(minutes=1)
 
 # --- the decision per scope -----------------------------------------------------------------------------------
 @dataclass
-class _Due:
+class Due:
     instant: datetime
     occurrence: Occurrence
-    tenant_ids: set[str] = field(default_factory=set)
+    calendars: set[str] = field(default_factory=set)  # keys of the calendars whose tenants run
 
 
-def _decide(
+def decide(
     schedule: WorkflowSchedule, scope: scheduling.Scope, at: datetime
-) -> tuple[_Due | None, list[tuple[Calendar, Skipped]]]:
-    """The scope's decision at one instant: which calendar groups run (union of their tenants), which skip."""
-    due: _Due | None = None
+) -> tuple[Due | None, list[tuple[Calendar, Skipped]]]:
+    """The scope's decision at one instant: which calendar groups run, which skip (and why)."""
+    due: Due | None = None
     skipped: list[tuple[Calendar, Skipped]] = []
-    for calendar, ids in scope.calendars.items():
+    for calendar in scope.calendars:
         decision = evaluate_at(schedule, scope.timezone, at, calendar)
         if isinstance(decision, Occurrence):
             if due is None:
-                due = _Due(decision.instant, decision)
-            due.tenant_ids.update(ids)
+                due = Due(decision.instant, decision)
+            due.calendars.add(calendar.key)
         elif isinstance(decision, Skipped):
             skipped.append((calendar, decision))
     return due, skipped
 
 
-def _run_tenants(scope: scheduling.Scope, due: _Due) -> list[str] | None:
-    """None = every tenant of the scope (the usual case); else the tenants whose calendar runs today."""
-    everyone = set(scope.tenant_ids)
-    return None if not everyone or due.tenant_ids >= everyone else sorted(due.tenant_ids)
+def run_calendars(scope: scheduling.Scope, due: Due) -> list[str] | None:
+    """None = every calendar of the scope (the usual case); else the calendars that run at this instant
+    (ListTenants keeps their tenants). Never a list of tenants: the execution input must stay small."""
+    return None if due.calendars >= {c.key for c in scope.calendars} else sorted(due.calendars)
 
 
 @dataclass(frozen=True)
@@ -127,15 +127,15 @@ def dispatch_workflow(
         lease and lease.beat()
         ran_something, pending = False, None
         # 1. Catch-up: instants in [watermark, at) the dispatcher missed, within the window.
-        missed: list[_Due] = []
+        missed: list[Due] = []
         mark = marks.get(scope.timezone)
         if mark is not None and workflow.catchup_policy != "skip":
             start = max(mark, at - workflow.catchup_window)
             for instant in candidate_instants(workflow.schedule, scope.timezone, start, at):
-                due, _ = _decide(workflow.schedule, scope, instant)
+                due, _ = decide(workflow.schedule, scope, instant)
                 if due is not None:
                     missed.append(due)
-        current, holiday_skips = _decide(workflow.schedule, scope, at) if include_current else (None, [])
+        current, holiday_skips = decide(workflow.schedule, scope, at) if include_current else (None, [])
         if workflow.catchup_policy == "latest":
             missed = [] if current is not None else missed[-1:]
         for due in missed:
@@ -152,9 +152,16 @@ def dispatch_workflow(
             ran_something = True
             if run["outcome"] == "locked":
                 pending = current.instant
-        elif include_current and current is None:
+        if include_current:  # a calendar's holiday, whether or not the scope's other calendars run
             for calendar, skip in holiday_skips:
-                answer["skipped"].append({"scope": scope.timezone, "calendar": calendar.key, **skip.as_dict()})
+                answer["skipped"].append(
+                    {
+                        "scope": scope.timezone,
+                        "calendar": calendar.key,
+                        "tenants": len(scope.calendars[calendar]),
+                        **skip.as_dict(),
+                    }
+                )
         if not ran_something and include_current:
             answer["not_due"].append(scope.timezone)
         # 3. Everything before the new watermark is handled (started, done, or dropped by policy).
@@ -164,14 +171,14 @@ def dispatch_workflow(
     return answer
 
 
-def _start(workflow: _Workflow, scope: scheduling.Scope, due: _Due, trigger: Trigger, machine: str) -> dict[str, Any]:
+def _start(workflow: _Workflow, scope: scheduling.Scope, due: Due, trigger: Trigger, machine: str) -> dict[str, Any]:
     occurrence = due.occurrence
     run = start_run(
         workflow.name,
         scope.timezone,
         occurrence.run_date,
         trigger=trigger,
-        tenant_ids=_run_tenants(scope, due),
+        calendars=run_calendars(scope, due),
         name_suffix=occurrence.name_suffix(workflow.schedule),
         state_machine=machine,
     )

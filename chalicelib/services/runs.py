@@ -24,7 +24,7 @@ from chalicelib.domain.models import RunRef, RunRequest, Trigger
 from chalicelib.domain.runs import execution_name, final_status
 from chalicelib.errors import InvalidInputError, LockUnavailableError, StaleRunError
 from chalicelib.observability import get_logger
-from chalicelib.services.scheduling import state_machine_for
+from chalicelib.services.scheduling import calendar_of, state_machine_for
 from chalicelib.settings import get_settings
 
 
@@ -44,6 +44,7 @@ def start_run(
     *,
     trigger: Trigger = "scheduled",
     tenant_ids: list[str] | None = None,
+    calendars: list[str] | None = None,
     name_suffix: str | None = None,
     locks: RunLocks | None = None,
     executions: Executions | None = None,
@@ -65,6 +66,16 @@ def start_run(
     """
     name = execution_name(workflow_name, scope, run_date, name_suffix)
     machine = state_machine or state_machine_arn(workflow_name)
+    # The input is validated (and its bounds checked) before the lock is taken: a bad one holds nothing.
+    unfenced = RunRequest(
+        workflow_name=workflow_name,
+        scope=scope,
+        run_date=run_date,
+        trigger=trigger,
+        calendars=calendars,
+        tenant_ids=tenant_ids,
+        retry_of=retry_of,
+    )
     with session_scope() as session:
         existing = runs.get_execution_by_name(session, name)
         if existing is not None and existing.status in TERMINAL_STATUSES:
@@ -87,17 +98,7 @@ def start_run(
         # Fence off any older run of this workflow and scope before the new one can write.
         with session_scope() as session:
             register_fence(session, workflow_name, scope, lock.fencing_token, name)
-    extra: dict[str, Any] = {"retry_of": retry_of} if retry_of else {}
-    request = RunRequest(
-        workflow_name=workflow_name,
-        scope=scope,
-        run_date=run_date,
-        trigger=trigger,
-        tenant_ids=tenant_ids,
-        fencing_token=lock.fencing_token,
-        lock_key=lock_key,
-        **extra,
-    )
+    request = unfenced.model_copy(update={"fencing_token": lock.fencing_token, "lock_key": lock_key})
     # A redelivery (the lock already held under this name, same fencing number, same input) still calls
     # StartExecution, so a dispatcher that died after taking the lock cannot leave the run unstarted;
     # Step Functions treats the same name and input as the same execution. Only the fresh lock holder
@@ -293,9 +294,13 @@ def after_close(lock_key: str | None, token: str, closed_execution_id: str | Non
     return released
 
 
-def list_run_tenants(run: RunRef, tenant_ids: list[str] | None) -> dict[str, Any]:
+def list_run_tenants(run: RunRef, request: RunRequest) -> dict[str, Any]:
     """The run's active tenants, priority-sorted, written as the Distributed Map's S3 manifest (10,000
-    tenants would break the 256 KiB state limit); the counts go on the execution row."""
+    tenants would break the 256 KiB state limit); the counts go on the execution row.
+
+    The run covers the scope's tenants whose holiday calendar is in `request.calendars` (all when None),
+    or the tenants it names; a retry that names none covers the tenants that failed in the retried run.
+    """
     from chalicelib.adapters.manifests import write_manifest
     from chalicelib.adapters.platform import get_platform_client
     from chalicelib.domain.models import DAILY_STEPS, TenantRef
@@ -304,21 +309,29 @@ def list_run_tenants(run: RunRef, tenant_ids: list[str] | None) -> dict[str, Any
     settings = get_settings()
     if not settings.manifest_bucket:
         raise InvalidInputError("MANIFEST_BUCKET is not set: the tenant manifest has nowhere to go")
-    selected, skipped = tenants_for_run(get_platform_client().list_tenants(), scope=run.scope, tenant_ids=tenant_ids)
+    tenant_ids = request.tenant_ids
+    if tenant_ids is None and request.retry_of:
+        with session_scope() as session:
+            tenant_ids = sorted({f["tenant_id"] for f in steps.failed_tenants(session, request.retry_of)}) or None
+    selected, skipped = tenants_for_run(
+        get_platform_client().list_tenants(),
+        scope=run.scope,
+        tenant_ids=tenant_ids,
+        calendars=request.calendars,
+        calendar_of=lambda tenant: calendar_of(tenant, settings).key,
+    )
+    message = f"{len(selected)} active tenants to process, {len(skipped)} skipped (not active)"
+    if request.calendars is not None:
+        message += f"; only the holiday calendars running today: {', '.join(request.calendars)}"
     with session_scope() as session:
         runs.set_tenant_counts(
             session, run.execution_id, total=len(selected), skipped=len(skipped), steps_per_tenant=len(DAILY_STEPS)
         )
+        skipped_view = [{"id": t.id, "status": t.status} for t in skipped][:100]
         add_logs(
             session,
             run.execution_id,
-            [
-                log_row(
-                    "list_tenants",
-                    f"{len(selected)} active tenants to process, {len(skipped)} skipped (not active)",
-                    data={"skipped": [{"id": t.id, "status": t.status} for t in skipped][:100]},
-                )
-            ],
+            [log_row("list_tenants", message, data={"skipped": skipped_view, "calendars": request.calendars})],
         )
     refs = [
         TenantRef(id=t.id, name=t.name, subscription_tier=t.subscription_tier, timezone=t.timezone).model_dump()

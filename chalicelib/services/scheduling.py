@@ -68,6 +68,17 @@ class Scope:
         return sorted(tid for ids in self.calendars.values() for tid in ids)
 
 
+def calendar_of(tenant: Tenant, settings: Settings | None = None) -> Calendar:
+    """The tenant's holiday calendar (its country and subdivision); the default one when unknown."""
+    try:
+        return calendar_for(tenant.country, tenant.subdivision)
+    except ValueError as exc:
+        get_logger().warning(
+            "tenant calendar unknown, using the default", extra={"tenant_id": tenant.id, "error": str(exc)}
+        )
+        return default_calendar(settings)
+
+
 def scopes_of(tenants: Iterable[Tenant], *, fallback_zone: str, settings: Settings | None = None) -> dict[str, Scope]:
     """Active tenants grouped by timezone, then by calendar. No active tenant: the workflow's own zone
     with the default calendar (so a fresh install still has a scope to run)."""
@@ -76,14 +87,7 @@ def scopes_of(tenants: Iterable[Tenant], *, fallback_zone: str, settings: Settin
         if tenant.status != "active":
             continue
         scope = scopes.setdefault(tenant.timezone, Scope(tenant.timezone))
-        try:
-            calendar = calendar_for(tenant.country, tenant.subdivision)
-        except ValueError as exc:
-            get_logger().warning(
-                "tenant calendar unknown, using the default", extra={"tenant_id": tenant.id, "error": str(exc)}
-            )
-            calendar = default_calendar(settings)
-        scope.calendars.setdefault(calendar, []).append(tenant.id)
+        scope.calendars.setdefault(calendar_of(tenant, settings), []).append(tenant.id)
     if not scopes:
         scopes[fallback_zone] = Scope(fallback_zone, {default_calendar(settings): []})
     return dict(sorted(scopes.items()))

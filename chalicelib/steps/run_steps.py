@@ -39,7 +39,7 @@ def start_run(event: Any) -> dict[str, Any]:
 def list_tenants(event: Any) -> dict[str, Any]:
     data = parse(ListTenantsInput, event)
     get_logger().append_keys(execution_name=data.run.execution_name, step="list_tenants")
-    return runs.list_run_tenants(data.run, data.request.tenant_ids)
+    return runs.list_run_tenants(data.run, data.request)
 
 
 def record_tenant_failure(event: Any) -> dict[str, Any]:

@@ -61,14 +61,30 @@ def demo_tenants() -> list[dict]:
     ]
 
 
-def synthetic_tenants(n: int, timezones: Sequence[str] | None = None) -> list[dict]:
-    """n active tenants; tiers cycle 10% enterprise / 30% professional / 60% starter."""
+# Spain's regions (ISO 3166-2:ES subdivisions the `holidays` package knows) and the zone each keeps.
+REGION_TIMEZONE = {"CN": "Atlantic/Canary", "CE": "Africa/Ceuta", "ML": "Africa/Ceuta"}
+
+
+def synthetic_tenants(
+    n: int, timezones: Sequence[str] | None = None, regions: Sequence[str] | None = None
+) -> list[dict]:
+    """n active tenants; tiers cycle 10% enterprise / 30% professional / 60% starter.
+
+    `regions` (e.g. MD, CT, AN, CN) spreads them over Spanish regions in turn, each in its region's zone
+    (Europe/Madrid unless REGION_TIMEZONE says otherwise), so regional holidays split a scope; otherwise
+    `timezones` in turn, with each zone's default region.
+    """
     zones = list(timezones or ["Europe/Madrid"])
     out = []
     for i in range(n):
         tier = "enterprise" if i % 10 == 0 else "professional" if i % 10 in (1, 4, 7) else "starter"
-        tz = zones[i % len(zones)]
-        out.append(make_tenant(f"Panadería Sintética {i:05d}", tier, tz=tz, subdivision=TZ_SUBDIVISION.get(tz)))
+        if regions:
+            subdivision = regions[i % len(regions)]
+            tz = REGION_TIMEZONE.get(subdivision, "Europe/Madrid")
+        else:
+            tz = zones[i % len(zones)]
+            subdivision = TZ_SUBDIVISION.get(tz)
+        out.append(make_tenant(f"Panadería Sintética {i:05d}", tier, tz=tz, subdivision=subdivision))
     return out
 
 

@@ -1,8 +1,10 @@
 """`python -m localrun`: the daily run over demo tenants on the local cloud (what `make run` calls).
 
 Options: --once (exit after the run; last line is the JSON summary), --tenants N (synthetic tenants
-instead of the demo set), --at ISO-8601 UTC instant (fire the clock then; default: the next 08:00
-Europe/Madrid), --port for the API (`chalice local`, default 8018).
+instead of the demo set), --regions MD,CT,AN (spread the synthetic tenants over Spanish regions, so a
+regional holiday splits a timezone), --holiday-policy skip|next_business_day|run (the daily workflow's,
+default run), --at ISO-8601 UTC instant (fire the clock then; default: the next 08:00 Europe/Madrid),
+--port for the API (`chalice local`, default 8018).
 """
 
 from __future__ import annotations
@@ -49,6 +51,22 @@ def parse_tenants(text: str) -> int | None:
     return count
 
 
+def parse_regions(text: str) -> list[str] | None:
+    """`MD,CT,AN` -> ["MD", "CT", "AN"]; each must be a Spanish region the holiday calendar knows."""
+    import holidays
+
+    regions = [part.strip().upper().removeprefix("ES-") for part in text.split(",") if part.strip()]
+    if not regions:
+        return None
+    known = set(holidays.country_holidays("ES").subdivisions)
+    unknown = [r for r in regions if r not in known]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"REGIONS: unknown Spanish regions {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
+    return regions
+
+
 def next_daily_instant(now: datetime, cron: str = "0 8 * * *", tz: str = "Europe/Madrid") -> datetime:
     return next(CronSim(cron, now.astimezone(zone(tz)))).astimezone(UTC)
 
@@ -59,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--once", action="store_true", help="exit after the run (status 0 only on success)")
     parser.add_argument("--tenants", type=parse_tenants, default=None, help="N synthetic tenants (default: demo)")
+    parser.add_argument(
+        "--regions", type=parse_regions, default=None, help="comma-separated Spanish regions, e.g. MD,CT,AN"
+    )
+    parser.add_argument(
+        "--holiday-policy", choices=("run", "skip", "next_business_day"), default=None, help="daily workflow's"
+    )
     parser.add_argument("--at", type=parse_instant, default=None, help="UTC instant to fire the clock at")
     parser.add_argument("--port", type=int, default=8018, help="port of the API (chalice local)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the run")
@@ -121,7 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     from bakery_sim.tenants import demo_tenants, synthetic_tenants
     from localrun.stack import Stack
 
-    tenants = demo_tenants() if args.tenants is None else synthetic_tenants(args.tenants)
+    if args.tenants is None and args.regions is None:
+        tenants = demo_tenants()
+    else:
+        tenants = synthetic_tenants(args.tenants or 30, regions=args.regions)
     at = args.at or next_daily_instant(datetime.now(UTC))
     stack = Stack(
         database_url=os.environ.get("DATABASE_URL") or None,
@@ -143,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(stack.deployment.function_arns)} functions, "
             f"{len(stack.deployment.rule_names)} rules deployed"
         )
+        if args.holiday_policy:
+            stack.set_holiday_policy("daily_operations", args.holiday_policy)
         console.print(f"[bold]Firing the EventBridge clock at {at.isoformat()}[/]")
         firings = stack.fire(at)
         dispatches = stack.dispatches(firings)
@@ -158,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
             for run in f.response_payload.get("runs", [])
         ]
         not_due = sorted({scope for d in dispatches for scope in d["not_due"]})
+        holidays = [skip for d in dispatches for skip in d.get("skipped", []) if skip.get("calendar")]
+        for skip in holidays:
+            console.print(
+                f"{skip['scope']}: {skip['tenants']} tenants of {skip['calendar']} skipped today "
+                f"({skip['reason']}: {skip['holiday']})"
+            )
         summaries = []
         for run in runs:
             console.print(f"{run['scope']}: {run['outcome']} {run['execution_name']}")
@@ -187,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
             "fired_at": at.isoformat(),
             "scopes_ran": [r["scope"] for r in runs],
             "scopes_not_due": not_due,
+            "holidays_skipped": [
+                {k: skip[k] for k in ("scope", "calendar", "tenants", "reason", "holiday")} for skip in holidays
+            ],
             "runs": [
                 {
                     k: s.get(k)

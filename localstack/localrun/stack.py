@@ -17,7 +17,7 @@ from bakery_sim.server import SimulatorServer
 from chalicelib.db import runs, steps
 from chalicelib.db.engine import session_scope
 from chalicelib.db.migrate import upgrade
-from chalicelib.db.workflows import ensure_default_workflows
+from chalicelib.db.workflows import ensure_default_workflows, get_workflow
 from chalicelib.runtime import reset
 from chalicelib.settings import PROJECT_ROOT
 from infra.deploy import Deployment, deploy
@@ -160,6 +160,17 @@ class Stack:
         self.stop()
 
     # --- driving runs ---------------------------------------------------------------------------------
+    def set_holiday_policy(self, workflow_name: str, policy: str) -> None:
+        """What an operator's PUT /workflows/{name} with a holiday_policy does (no rule changes with it)."""
+        from chalicelib.domain.workflows import validate_definition
+
+        validate_definition({"holiday_policy": policy})
+        with session_scope() as session:
+            workflow = get_workflow(session, workflow_name)
+            if workflow is None:
+                raise ValueError(f"workflow {workflow_name!r} is not seeded")
+            workflow.holiday_policy = policy
+
     def fire(self, at: datetime) -> list[Firing]:
         assert self.clock is not None
         return self.clock.fire(at)

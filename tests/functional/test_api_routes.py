@@ -518,6 +518,12 @@ def test_retry_from_failure_reruns_only_what_failed(api: Api, stack: Any, simula
     assert retry["execution_name"] == f"{original['execution_name']}-retry1"
     assert retry["tenant_ids"] == [victim] and retry["retry_of"] == original["execution_id"]
     result = stack.wait(retry["execution_name"], timeout=180).summary
+    # AND its input names the retried execution, not the failed tenants (ListTenants finds them)
+    described = stack.cloud.client("stepfunctions").describe_execution(
+        executionArn=stack.execution_arn(retry["execution_name"])
+    )
+    run_input = json.loads(described["input"])
+    assert run_input["retry_of"] == original["execution_id"] and run_input["tenant_ids"] is None
     # AND it succeeds now the fault is off
     assert result["status"] == "completed" and result["tenants_processed"] == 1
     # AND the steps the victim had completed were reused, not re-run (no new forecasting call)
