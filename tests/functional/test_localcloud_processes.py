@@ -27,16 +27,17 @@ def processes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def test_result_context_and_environment_come_from_a_worker_process(processes: None) -> None:
     # WHEN a handler runs with the function's environment in worker-process mode
+    # (a value no other test uses: the in-process runner leaves its env values in this process by design)
     payload, error = lambda_runner.invoke_handler(
-        f"{H}.ok", {"n": 1}, env={"LOCALCLOUD_TEST_VALUE": "from-env"}, timeout_s=30, function_name="probe"
+        f"{H}.ok", {"n": 1}, env={"LOCALCLOUD_TEST_VALUE": "from-worker"}, timeout_s=30, function_name="probe"
     )
     # THEN it answers as in-process: the event, the context, the environment
     assert error is None
     body = json.loads(payload)
     assert body["echo"] == {"n": 1} and body["function_name"] == "probe"
-    assert body["env_value"] == "from-env" and 0 < body["remaining_ms"] <= 30_000
+    assert body["env_value"] == "from-worker" and 0 < body["remaining_ms"] <= 30_000
     # AND the environment went to the worker, not to this process
-    assert os.environ.get("LOCALCLOUD_TEST_VALUE") != "from-env"
+    assert os.environ.get("LOCALCLOUD_TEST_VALUE") != "from-worker"
 
 
 def test_handler_error_is_the_aws_envelope(processes: None) -> None:
