@@ -10,8 +10,8 @@ from localcloud.clock import (
     parse_schedule,
 )
 from localcloud.lambda_runner import LambdaContext, invoke_handler
-from localcloud.patches import PatchPointMoved
 from localcloud.patches import apply as apply_patches
+from localcloud.patchpoints import PatchPointMoved
 from localcloud.server import LocalCloud
 
 __all__ = [

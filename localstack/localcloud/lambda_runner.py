@@ -1,9 +1,9 @@
 """In-process Lambda runner: executes a function's Python handler instead of Docker.
 
-moto stores Lambda functions but only runs their code inside Docker. The local cloud
-replaces ``moto.awslambda.models.LambdaFunction.invoke`` with :func:`invoke_function`
-(see ``patches.py``), which imports the function's ``Handler`` ("module.attr") from
-this process's sys.path and calls it as ``handler(event, context)``.
+moto stores Lambda functions but only runs their code inside Docker. :func:`install`
+replaces ``moto.awslambda.models.LambdaFunction.invoke`` with :func:`invoke_function`,
+which imports the function's ``Handler`` ("module.attr") from this process's sys.path
+and calls it as ``handler(event, context)``.
 
 Errors are returned in the AWS error envelope so that callers (boto3, the Step
 Functions interpreter's Retry/Catch) see exactly what real Lambda would return.
@@ -24,6 +24,8 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from localcloud.patchpoints import PatchPoint
 
 LOG = logging.getLogger(__name__)
 
@@ -339,3 +341,21 @@ def invoke_function(fn: Any, body: str | bytes | None, request_headers: Any, res
     response_headers["x-amz-log-result"] = _log_tail(request_id, str(fn.version), started, error_type)
     response_headers["x-amz-executed-version"] = str(fn.version)
     return payload
+
+
+INVOKE = PatchPoint(
+    "moto.awslambda.models",
+    "LambdaFunction.invoke",
+    ("self", "body", "request_headers", "response_headers"),
+    "dadc324f30aed38bf9dde5a93000c195ed3e5fb5e984f71ebd4c6629fc89aa2e",
+)
+POINTS = (INVOKE,)
+
+
+def _invoke(self: Any, body: str | bytes | None, request_headers: Any, response_headers: Any) -> str | bytes:
+    return invoke_function(self, body, request_headers, response_headers)
+
+
+def install() -> None:
+    """Run Lambda functions with this runner instead of moto's Docker-based invoke."""
+    INVOKE.install(_invoke)

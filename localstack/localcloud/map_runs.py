@@ -18,7 +18,6 @@ a 10,000-item run keeps ~10,000 small event lists until it is evicted.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import threading
 import uuid
@@ -26,7 +25,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from localcloud.patches import PatchPoint
+from localcloud.patchpoints import PatchPoint
 
 _ITEM_WORKER = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor."
@@ -35,26 +34,23 @@ _ITEM_WORKER = (
 
 EVAL_JOB = PatchPoint(
     _ITEM_WORKER,
-    "DistributedItemProcessorWorker",
-    "_eval_job",
+    "DistributedItemProcessorWorker._eval_job",
     ("self", "env", "job"),
     "c97e0ed4aba18b55041cf230e08702bac92d4aa7ad4f891330dd7a5fa906a72c",
 )
 LIST_EXECUTIONS = PatchPoint(
     "moto.stepfunctions.responses",
-    "StepFunctionResponse",
-    "list_executions",
+    "StepFunctionResponse.list_executions",
     ("self",),
     "6fec14cfc5afd6b885954398772bfbf30a82bf37da8b30c4005ec49b1c84df9a",
 )
 DESCRIBE_EXECUTION = PatchPoint(
     "moto.stepfunctions.models",
-    "StepFunctionBackend",
-    "describe_execution",
+    "StepFunctionBackend.describe_execution",
     ("self", "execution_arn"),
     "74309ac20095b1027ed76d4d2ccbbb5974dff772184eadf1e5a7409281b04d5e",
 )
-MAP_RUN_POINTS = (EVAL_JOB, LIST_EXECUTIONS, DESCRIBE_EXECUTION)
+POINTS = (EVAL_JOB, LIST_EXECUTIONS, DESCRIBE_EXECUTION)
 
 
 @dataclass
@@ -229,12 +225,7 @@ def _describe_execution(self: Any, execution_arn: str) -> Any:
     return DESCRIBE_EXECUTION.original()(self, execution_arn)
 
 
-def apply_map_runs() -> None:
-    for point in MAP_RUN_POINTS:
-        point.check()
+def install() -> None:
     EVAL_JOB.install(_eval_job)
     LIST_EXECUTIONS.install(_list_executions)
     DESCRIBE_EXECUTION.install(_describe_execution)
-
-
-__all__ = ["CHILDREN", "ChildExecution", "apply_map_runs", "json"]

@@ -8,7 +8,7 @@ and Retry/Catch/Timeout behaviour as they were (tests/functional/test_localcloud
 same state machines with and without them and compares the histories).
 
 Every patch point is checked like the others (moto version, parameters, source hash) before anything is
-replaced; see localcloud.patches.
+replaced; see localcloud.patchpoints.
 """
 
 from __future__ import annotations
@@ -18,85 +18,34 @@ import functools
 import importlib
 import json
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from localcloud.patches import MOTO_VERSION, PatchPoint, PatchPointMoved
+from localcloud.patchpoints import PatchPoint, PatchPointMoved
 
 _ASL = "moto.stepfunctions.parser.asl"
 _LAMBDA_EVAL = f"{_ASL}.component.state.exec.state_task.lambda_eval_utils"
 
-
-@dataclass(frozen=True)
-class FunctionPatchPoint:
-    """A module-level function (PatchPoint covers methods)."""
-
-    module: str
-    function: str
-    params: tuple[str, ...]
-    source_sha256: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.module}.{self.function}"
-
-    def original(self) -> Callable[..., Any]:
-        try:
-            fn = getattr(importlib.import_module(self.module), self.function)
-        except (ImportError, AttributeError) as exc:
-            raise PatchPointMoved(f"{self.name}: not found ({exc})") from exc
-        return getattr(fn, "__localcloud_original__", fn)
-
-    def check(self) -> Callable[..., Any]:
-        import hashlib
-        import inspect
-
-        import moto
-
-        if moto.__version__ != MOTO_VERSION:
-            raise PatchPointMoved(f"{self.name}: written for moto {MOTO_VERSION}, found {moto.__version__}")
-        fn = self.original()
-        params = tuple(inspect.signature(fn).parameters)
-        if params != self.params:
-            raise PatchPointMoved(f"{self.name}: parameters are {params}, patch expects {self.params}")
-        digest = hashlib.sha256(inspect.getsource(fn).encode("utf-8")).hexdigest()
-        if digest != self.source_sha256:
-            raise PatchPointMoved(f"{self.name}: source changed (sha256 {digest}, expected {self.source_sha256})")
-        return fn
-
-    def install(self, replacement: Callable[..., Any], *also_in: str) -> None:
-        """Replace the function in its module and in modules that imported it by name."""
-        original = self.check()
-        replacement.__localcloud_original__ = original  # type: ignore[attr-defined]
-        for module_name in (self.module, *also_in):
-            module = importlib.import_module(module_name)
-            if getattr(module, self.function, None) is not original:
-                raise PatchPointMoved(f"{module_name}.{self.function} is not the function being patched")
-            setattr(module, self.function, replacement)
-
-
-BOTO_CLIENT_FOR = FunctionPatchPoint(
+BOTO_CLIENT_FOR = PatchPoint(
     f"{_ASL}.utils.boto_client",
     "boto_client_for",
     ("region", "service", "state_credentials"),
     "1f44dc2ac8aa2179df62365a6e5ea377f1770ea828a0f107440a2554f1b4edb8",
+    imported_by=(
+        _LAMBDA_EVAL,
+        f"{_ASL}.component.state.exec.state_map.item_reader.eval.resource_eval_s3",
+        f"{_ASL}.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3",
+        f"{_ASL}.component.state.exec.state_task.service.state_task_service_unsupported",
+        f"{_ASL}.component.state.exec.state_task.service.state_task_service_glue",
+    ),
 )
-# Modules that did `from ...boto_client import boto_client_for`.
-BOTO_CLIENT_IMPORTERS = (
-    f"{_LAMBDA_EVAL}",
-    f"{_ASL}.component.state.exec.state_map.item_reader.eval.resource_eval_s3",
-    f"{_ASL}.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3",
-    f"{_ASL}.component.state.exec.state_task.service.state_task_service_unsupported",
-    f"{_ASL}.component.state.exec.state_task.service.state_task_service_glue",
-)
-INVOKE_LAMBDA = FunctionPatchPoint(
+INVOKE_LAMBDA = PatchPoint(
     _LAMBDA_EVAL,
     "_invoke_lambda_function",
     ("parameters", "region", "state_credentials"),
     "0ebcddb746e422b052963ea2d51eb1730a7d36968f67d27dd421e5ec0729fbae",
 )
-EXTRACT_JSON = FunctionPatchPoint(
+# Checked, not replaced: the two callers of `parse` whose parsed paths patch 3 caches.
+EXTRACT_JSON = PatchPoint(
     f"{_ASL}.utils.json_path",
     "extract_json",
     ("path", "data"),
@@ -104,26 +53,17 @@ EXTRACT_JSON = FunctionPatchPoint(
 )
 RESULT_PATH_EVAL = PatchPoint(
     f"{_ASL}.component.common.path.result_path",
-    "ResultPath",
-    "_eval_body",
+    "ResultPath._eval_body",
     ("self", "env"),
     "a6d93b4e5a332fadf256032411a32a39e24fdbf8080462c6c037bfe11c195081",
 )
 EVALUATE_WITH_TIMEOUT = PatchPoint(
     f"{_ASL}.component.state.exec.execute_state",
-    "ExecutionState",
-    "_evaluate_with_timeout",
+    "ExecutionState._evaluate_with_timeout",
     ("self", "env"),
     "c56deda08a42e98d3958bfb2ab95de74c7ec7a515085614a80e1ea4948722485",
 )
-
-SPEEDUP_POINTS: tuple[Any, ...] = (
-    BOTO_CLIENT_FOR,
-    INVOKE_LAMBDA,
-    EXTRACT_JSON,
-    RESULT_PATH_EVAL,
-    EVALUATE_WITH_TIMEOUT,
-)
+POINTS = (BOTO_CLIENT_FOR, INVOKE_LAMBDA, EXTRACT_JSON, RESULT_PATH_EVAL, EVALUATE_WITH_TIMEOUT)
 
 
 # --- 1. one boto3 client per (region, service) --------------------------------------------------------
@@ -208,7 +148,7 @@ def _evaluate_with_timeout(self: Any, env: Any) -> None:
     (Sandbox.Timedout, as on AWS), so the extra thread can never fire: run on this thread instead."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
 
-    original = EVALUATE_WITH_TIMEOUT_ORIGINAL[0]
+    original = EVALUATE_WITH_TIMEOUT.original()
     if not isinstance(self, StateTaskLambda):
         return original(self, env)
     function_timeout = _function_timeout(self.resource.resource_arn)
@@ -247,9 +187,6 @@ def _evaluate_with_timeout(self: Any, env: Any) -> None:
     else:
         res = env.stack.pop()
         env.states.reset(input_value=res)
-
-
-EVALUATE_WITH_TIMEOUT_ORIGINAL: list[Callable[..., Any]] = []
 
 
 # --- 5. copy state data without copy.deepcopy's generality ----------------------------------------------
@@ -297,13 +234,9 @@ def _patch_deepcopy() -> None:
         module.copy = _CopyModule()
 
 
-def apply_speedups() -> None:
-    """Install the four speed patches (called once from localcloud.patches.apply)."""
-    for point in SPEEDUP_POINTS:
-        point.check()
-    BOTO_CLIENT_FOR.install(_cached_boto_client_for, *BOTO_CLIENT_IMPORTERS)
+def install() -> None:
+    BOTO_CLIENT_FOR.install(_cached_boto_client_for)
     INVOKE_LAMBDA.install(_direct_invoke_lambda_function)
     _patch_jsonpath_parsers()
     _patch_deepcopy()
-    EVALUATE_WITH_TIMEOUT_ORIGINAL.append(EVALUATE_WITH_TIMEOUT.check())
     EVALUATE_WITH_TIMEOUT.install(_evaluate_with_timeout)

@@ -10,8 +10,8 @@ from typing import Any
 import moto
 import pytest
 
-from localcloud import LocalCloud, patches
-from localcloud.patches import PatchPoint, PatchPointMoved
+from localcloud import LocalCloud, lambda_runner, patches, quiet_logs, speedups
+from localcloud.patchpoints import MOTO_VERSION, PatchPoint, PatchPointMoved
 from tests.functional.localcloud_handlers.support import (
     create_function,
     sfn_role_arn,
@@ -19,6 +19,8 @@ from tests.functional.localcloud_handlers.support import (
     unique,
     wait_for_execution,
 )
+
+INVOKE_PARAMS = ("self", "body", "request_headers", "response_headers")
 
 
 @pytest.fixture(scope="module")
@@ -28,50 +30,65 @@ def cloud() -> LocalCloud:
 
 def test_patch_points_match_installed_moto() -> None:
     # GIVEN the pinned moto
-    # WHEN every patch point is checked (version, parameters, source hash)
+    # WHEN every patch point of every patch module is checked (version, parameters, source hash, importers)
     names = patches.check_patch_points()
     # THEN all of them still match what the patches were written for
-    assert moto.__version__ == patches.MOTO_VERSION
-    assert len(names) == len(patches.PATCH_POINTS) == 6
+    assert moto.__version__ == MOTO_VERSION
+    assert len(names) == len(set(names)) == 14
+    assert set(patches.PATCH_POINTS) == {p for m in patches.ALL_MODULES for p in m.POINTS}
 
 
 @pytest.mark.parametrize(
     ("point", "message"),
     [
-        (
-            PatchPoint("moto.awslambda.models", "NoSuchClass", "invoke", (), ""),
-            "class not found",
-        ),
-        (
-            PatchPoint("moto.awslambda.models", "LambdaFunction", "no_such_method", (), ""),
-            "no longer defined",
-        ),
+        (PatchPoint("moto.no_such_module", "f", (), ""), "module not found"),
+        (PatchPoint("moto.awslambda.models", "NoSuchClass.invoke", (), ""), "class NoSuchClass not found"),
+        (PatchPoint("moto.awslambda.models", "LambdaFunction.no_such_method", (), ""), "no longer defined"),
+        (PatchPoint("moto.awslambda.models", "no_such_function", (), ""), "no longer defined"),
+        (PatchPoint("moto.awslambda.models", "LambdaFunction.invoke", ("self", "body"), ""), "parameters are"),
+        (PatchPoint("moto.awslambda.models", "LambdaFunction.invoke", INVOKE_PARAMS, "0" * 64), "source changed"),
         (
             PatchPoint(
-                "moto.awslambda.models",
-                "LambdaFunction",
-                "invoke",
-                ("self", "body"),
-                "",
-            ),
-            "parameters are",
-        ),
-        (
-            PatchPoint(
-                "moto.awslambda.models",
-                "LambdaFunction",
-                "invoke",
-                patches.LAMBDA_INVOKE.params,
-                "0" * 64,
+                speedups.INVOKE_LAMBDA.module, speedups.INVOKE_LAMBDA.target, speedups.INVOKE_LAMBDA.params, "0" * 64
             ),
             "source changed",
+        ),
+        (
+            PatchPoint(
+                speedups.BOTO_CLIENT_FOR.module,
+                speedups.BOTO_CLIENT_FOR.target,
+                speedups.BOTO_CLIENT_FOR.params,
+                speedups.BOTO_CLIENT_FOR.source_sha256,
+                imported_by=("moto.awslambda.models",),
+            ),
+            "is not the function being patched",
         ),
     ],
 )
 def test_moved_patch_point_is_reported(point: PatchPoint, message: str) -> None:
-    # GIVEN a patch point that does not match moto / WHEN checked / THEN PatchPointMoved says why
+    # GIVEN a patch point (method or function) that does not match moto / WHEN checked / THEN PatchPointMoved says why
     with pytest.raises(PatchPointMoved, match=message):
         point.check()
+
+
+def test_other_moto_version_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a moto other than the one the patches were written for
+    monkeypatch.setattr(moto, "__version__", "5.2.6")
+    # WHEN a patch point is checked / THEN it refuses, naming both versions
+    with pytest.raises(PatchPointMoved, match="written for moto 5.2.5, found 5.2.6"):
+        lambda_runner.INVOKE.check()
+
+
+def test_moved_patch_point_is_never_installed() -> None:
+    # GIVEN a patch point whose source hash no longer matches
+    from moto.awslambda.models import LambdaFunction
+
+    before = LambdaFunction.invoke
+    moved = PatchPoint("moto.awslambda.models", "LambdaFunction.invoke", INVOKE_PARAMS, "0" * 64)
+    # WHEN installed / THEN it refuses and moto keeps what it had
+    with pytest.raises(PatchPointMoved, match="source changed"):
+        moved.install(lambda *args: None)
+    assert LambdaFunction.invoke is before
 
 
 def test_apply_is_idempotent(cloud: LocalCloud) -> None:
@@ -111,11 +128,11 @@ def test_log_filter_drops_failure_dumps_and_truncates() -> None:
     long = logging.LogRecord("moto.stepfunctions.parser.x", logging.ERROR, "", 0, "%s", ("y" * 10_000,), None)
     quiet = logging.getLogger(logger_name).filters
     # WHEN filtered by the installed filter
-    [flt] = [f for f in quiet if isinstance(f, patches._QuietStepFunctionsFilter)]
+    [flt] = [f for f in quiet if isinstance(f, quiet_logs.QuietStepFunctionsFilter)]
     # THEN handled task failures vanish and the rest are short
     assert not flt.filter(failure)
     assert flt.filter(other) and other.getMessage() == "Exception=KeyError"
-    assert flt.filter(long) and len(long.getMessage()) <= patches.MAX_LOG_CHARS + 20
+    assert flt.filter(long) and len(long.getMessage()) <= quiet_logs.MAX_LOG_CHARS + 20
     assert logging.getLogger("moto.stepfunctions.parser").level == logging.WARNING
 
 

@@ -1,5 +1,5 @@
 """The emulator's speed patches change nothing an execution does or records (Retry, Catch, both kinds
-of timeout, Parallel, Map), and their patch points are checked like the others."""
+of timeout, Parallel, Map). Their patch points are checked with all the others in test_localcloud_patches."""
 
 from __future__ import annotations
 
@@ -58,11 +58,3 @@ def test_histories_are_identical_with_and_without_the_speed_patches() -> None:
     assert any(e[2] == "States.Timeout" for e in patched["states_timeout"]["history"])
     assert any(e[2] == "Sandbox.Timedout" for e in patched["lambda_timeout"]["history"])
     assert '"caught"' in (patched["catch_fatal"]["output"] or "")
-
-
-def test_speed_patch_points_still_match_moto() -> None:
-    from localcloud import speedups
-    from localcloud.map_runs import MAP_RUN_POINTS
-
-    for point in (*speedups.SPEEDUP_POINTS, *MAP_RUN_POINTS):
-        point.check()  # raises PatchPointMoved with the reason when moto changed
