@@ -8,14 +8,17 @@ makes catch-up and "fired twice" scenarios reproducible.
 from __future__ import annotations
 
 import calendar
+import functools
 import json
 import logging
 import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+
+from cronsim import CronSim, CronSimError
 
 LOG = logging.getLogger(__name__)
 
@@ -25,12 +28,15 @@ class ScheduleError(ValueError):
 
 
 # --- schedule expressions ----------------------------------------------------------
+# AWS cron is `minutes hours day-of-month month day-of-week year`, in UTC. cronsim evaluates the first five
+# once translated: `?` becomes `*`, days of week 1-7 (SUN-SAT) become 0-6. What cronsim has no syntax for is
+# done here: the year field filters its instants, and `nW` (the weekday nearest day n) asks it for days
+# n-2..n+2 and keeps the nearest weekday. Where cronsim reads a field differently from AWS ("4-4/2",
+# "L/2", a day-of-week step running on to its day 7), the field is rewritten or refused first.
 
-_MONTH_NAMES = {
-    n: i + 1 for i, n in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])
-}
-# AWS numbers days of week 1-7 starting on Sunday.
-_DAY_NAMES = {n: i + 1 for i, n in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
+_DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+_YEARS = range(1970, 2200)
+_NEAREST_WEEKDAY = re.compile(r"^(\d+)W$")
 _RATE_RE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _RATE_MINUTES = {"minute": 1, "hour": 60, "day": 1440}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -46,139 +52,194 @@ def _utc_minute(at: datetime) -> datetime:
     return _as_utc(at).replace(second=0, microsecond=0)
 
 
-def _aws_dow(day: datetime) -> int:
-    return (day.weekday() + 1) % 7 + 1  # Monday=0 in Python -> 2 in AWS
+def _day_of_week(text: str) -> str:
+    """An AWS day-of-week field in cronsim's numbering."""
 
+    def day(token: str) -> str:
+        if token in _DAY_NAMES:
+            return str(_DAY_NAMES.index(token))
+        if token.isdigit() and 1 <= int(token) <= 7:
+            return str(int(token) - 1)
+        raise ScheduleError(f"bad day-of-week value {token!r} (allowed 1-7 or SUN-SAT)")
 
-def _value(token: str, lo: int, hi: int, names: dict[str, int], field: str) -> int:
-    value = names.get(token) if token in names else int(token) if token.isdigit() else None
-    if value is None or not lo <= value <= hi:
-        raise ScheduleError(f"bad {field} value {token!r} (allowed {lo}-{hi})")
-    return value
-
-
-def _values(text: str, lo: int, hi: int, field: str, names: dict[str, int] | None = None) -> set[int]:
-    """Plain cron list syntax: `*`, `a`, `a-b`, with `/step` on any of them, comma-separated."""
-    names = names or {}
-    out: set[int] = set()
+    parts = []
     for part in text.split(","):
-        base, slash, step_text = part.partition("/")
-        step = int(step_text) if step_text.isdigit() else 0
-        if slash and step < 1:
-            raise ScheduleError(f"bad {field} step in {part!r}")
-        if base == "*":
-            start, end = lo, hi
-        elif "-" in base:
-            first, _, last = base.partition("-")
-            start, end = (
-                _value(first, lo, hi, names, field),
-                _value(last, lo, hi, names, field),
-            )
-            if end < start:
-                raise ScheduleError(f"bad {field} range {base!r} (wrap-around is not supported)")
+        if part == "L":  # the last day of the week: Saturday
+            parts.append("6")
+        elif part.endswith("L"):  # "6L": the month's last Friday
+            parts.append(day(part[:-1]) + "L")
+        elif "#" in part:  # "2#1": the month's first Monday
+            first, _, nth = part.partition("#")
+            parts.append(f"{day(first)}#{nth}")
         else:
-            start = _value(base, lo, hi, names, field)
-            end = hi if slash else start  # "0/15" means from 0 every 15
-        out.update(range(start, end + 1, step or 1))
-    return out
+            base, slash, step = part.partition("/")
+            first, dash, last = base.partition("-")
+            if dash:
+                base = f"{day(first)}-{day(last)}"
+            elif slash:  # "a/n" and "*/n" end on Saturday (cronsim would go on to 7, a second Sunday)
+                base = f"{'0' if base == '*' else day(base)}-6"
+            elif base != "*":
+                base = day(base)
+            parts.append(base + slash + step)
+    return ",".join(parts)
 
 
-def _dom_matcher(text: str) -> Callable[[datetime], bool]:
-    plain: list[str] = []
-    specials: list[Callable[[datetime], bool]] = []
-    for part in text.split(","):
-        if part == "L":
-            specials.append(lambda d: d.day == calendar.monthrange(d.year, d.month)[1])
-        elif part == "LW":
-            specials.append(lambda d: d.day == _last_weekday(d.year, d.month))
-        elif part.endswith("W") and part[:-1].isdigit():
-            target = _value(part[:-1], 1, 31, {}, "day-of-month")
-            specials.append(lambda d, t=target: d.day == _nearest_weekday(d.year, d.month, t))
-        else:
-            plain.append(part)
-    days = _values(",".join(plain), 1, 31, "day-of-month") if plain else set()
-    return lambda d: d.day in days or any(match(d) for match in specials)
-
-
-def _last_weekday(year: int, month: int) -> int:
-    day = calendar.monthrange(year, month)[1]
-    while calendar.weekday(year, month, day) >= 5:
-        day -= 1
-    return day
-
-
-def _nearest_weekday(year: int, month: int, target: int) -> int | None:
-    """`nW`: the weekday nearest to day n, without leaving the month."""
-    last = calendar.monthrange(year, month)[1]
-    if target > last:
+def _years(text: str) -> frozenset[int] | None:
+    """The year field's years (None: every year): `*`, `a`, `a-b`, each with an optional `/n`, or a list."""
+    if text == "*":
         return None
-    weekday = calendar.weekday(year, month, target)
-    if weekday == 5:  # Saturday -> Friday, or Monday when the 1st is a Saturday
-        return target - 1 if target > 1 else target + 2
-    if weekday == 6:  # Sunday -> Monday, or Friday when Sunday is the month's last day
-        return target + 1 if target < last else target - 2
-    return target
-
-
-def _dow_matcher(text: str) -> Callable[[datetime], bool]:
-    plain: list[str] = []
-    specials: list[Callable[[datetime], bool]] = []
+    years: set[int] = set()
     for part in text.split(","):
-        if part == "L":  # last day of the week: Saturday
-            specials.append(lambda d: _aws_dow(d) == 7)
-        elif part.endswith("L"):  # "5L": last Thursday of the month
-            dow = _value(part[:-1], 1, 7, _DAY_NAMES, "day-of-week")
-            specials.append(lambda d, w=dow: _aws_dow(d) == w and d.day + 7 > calendar.monthrange(d.year, d.month)[1])
-        elif "#" in part:  # "2#1": first Monday of the month
-            day_text, _, nth_text = part.partition("#")
-            dow = _value(day_text, 1, 7, _DAY_NAMES, "day-of-week")
-            nth = _value(nth_text, 1, 5, {}, "day-of-week #")
-            specials.append(lambda d, w=dow, n=nth: _aws_dow(d) == w and (d.day - 1) // 7 + 1 == n)
-        else:
-            plain.append(part)
-    days = _values(",".join(plain), 1, 7, "day-of-week", _DAY_NAMES) if plain else set()
-    return lambda d: _aws_dow(d) in days or any(match(d) for match in specials)
+        base, slash, step = part.partition("/")
+        first, dash, last = (str(_YEARS[0]), "-", str(_YEARS[-1])) if base == "*" else base.partition("-")
+        if not dash:
+            last = str(_YEARS[-1]) if slash else first  # "2026/2": from 2026 every 2 years
+        valid = first.isdigit() and last.isdigit() and _YEARS[0] <= int(first) <= int(last) <= _YEARS[-1]
+        if not valid or (slash and not (step.isdigit() and int(step) > 0)):
+            raise ScheduleError(f"bad year {part!r} (allowed {_YEARS[0]}-{_YEARS[-1]}, as a-b, a/n, *, lists)")
+        years.update(range(int(first), int(last) + 1, int(step) if slash else 1))
+    return frozenset(years)
 
 
-def _cron_matcher(body: str) -> Callable[[datetime], bool]:
-    fields = body.upper().split()
-    if len(fields) != 6:
-        raise ScheduleError("cron() needs 6 fields: minutes hours day-of-month month day-of-week year")
-    minute_f, hour_f, dom_f, month_f, dow_f, year_f = fields
-    # AWS requires exactly one of day-of-month / day-of-week to be "?".
-    if (dom_f == "?") == (dow_f == "?"):
-        raise ScheduleError("exactly one of day-of-month and day-of-week must be '?'")
-    for name, value in (
-        ("minutes", minute_f),
-        ("hours", hour_f),
-        ("month", month_f),
-        ("year", year_f),
-    ):
-        if "?" in value:
-            raise ScheduleError(f"'?' is not allowed in the {name} field")
-    minutes = _values(minute_f, 0, 59, "minutes")
-    hours = _values(hour_f, 0, 23, "hours")
-    months = _values(month_f, 1, 12, "month", _MONTH_NAMES)
-    years = _values(year_f, 1970, 2199, "year")
-    day_matches = _dom_matcher(dom_f) if dow_f == "?" else _dow_matcher(dow_f)
-
-    def matches(at: datetime) -> bool:
-        return at.minute in minutes and at.hour in hours and at.month in months and at.year in years and day_matches(at)
-
-    return matches
+def _nearest_weekday(target: int, day: date) -> bool:
+    """`nW`: ``day`` is the weekday nearest to day n of its month, without leaving the month."""
+    last = calendar.monthrange(day.year, day.month)[1]
+    if target > last:
+        return False
+    weekday = calendar.weekday(day.year, day.month, target)
+    if weekday == 5:  # Saturday -> Friday, or Monday when the 1st is a Saturday
+        target = target - 1 if target > 1 else target + 2
+    elif weekday == 6:  # Sunday -> Monday, or Friday when Sunday is the month's last day
+        target = target + 1 if target < last else target - 2
+    return day.day == target
 
 
 @dataclass(frozen=True)
-class Schedule:
+class _Cron:
+    """One cronsim expression (5 fields, UTC) and the filters for what cronsim cannot express."""
+
     expression: str
-    kind: str  # "cron" | "rate"
-    _matches: Callable[[datetime], bool]
+    years: frozenset[int] | None
+    day: Callable[[date], bool] | None = None
+
+    def next_at_or_after(self, at: datetime) -> datetime | None:
+        while True:
+            try:
+                found: datetime = next(CronSim(self.expression, at - timedelta(seconds=1)))
+            except StopIteration:  # cronsim gives up after 50 years without an instant
+                return None
+            if found.year > _YEARS[-1]:  # AWS's last year: also ends the search for an `nW` that never is
+                return None
+            if self.years is not None and found.year not in self.years:
+                later = [year for year in self.years if year > found.year]
+                if not later:
+                    return None
+                at = datetime(min(later), 1, 1, tzinfo=UTC)
+            elif self.day is not None and not self.day(found.date()):
+                at = datetime.combine(found.date() + timedelta(days=1), time(), UTC)
+            else:
+                return found
+
+
+def _cron(expression: str, years: frozenset[int] | None, day: Callable[[date], bool] | None = None) -> _Cron | None:
+    """The validated cronsim part; None when no month of it has its day (February 30): it never fires."""
+    fields = [_single_values(field) for field in expression.split()]
+    expression = " ".join(fields)
+    try:
+        CronSim(expression, _EPOCH)
+    except CronSimError as exc:
+        minutes, hours, dom, month, dow = fields
+        try:  # each field valid on its own: cronsim refuses the impossible day, AWS accepts it
+            CronSim(f"{minutes} {hours} * {month} {dow}", _EPOCH)
+            CronSim(f"{minutes} {hours} {dom} * {dow}", _EPOCH)
+        except CronSimError:
+            raise ScheduleError(f"{exc} in {expression!r} (cronsim's form: '?' as '*', days of week 0-6)") from exc
+        return None
+    return _Cron(expression, years, day)
+
+
+def _single_values(field: str) -> str:
+    """cronsim reads a one-value range with a step, "4-4/2", as "4/2" (4, 6, 8, ...): write it "4-4"."""
+    parts = []
+    for part in field.split(","):
+        base, slash, step = part.partition("/")
+        first, dash, last = base.partition("-")
+        same = first == last or (first.isdigit() and last.isdigit() and int(first) == int(last))
+        parts.append(base if slash and dash and same and step.isdigit() and int(step) > 0 else part)
+    return ",".join(parts)
+
+
+def _day_of_month(text: str) -> list[tuple[str, Callable[[date], bool] | None]]:
+    """An AWS day-of-month field as cronsim day-of-month fields, each with the filter its days need."""
+    plain: list[str] = []
+    nearest: list[tuple[str, Callable[[date], bool] | None]] = []
+    for part in text.split(","):
+        match = _NEAREST_WEEKDAY.match(part)
+        if match:
+            n = int(match.group(1))
+            if not 1 <= n <= 31:
+                raise ScheduleError(f"bad day-of-month value {part!r} (allowed 1W-31W)")
+            nearest.append((f"{max(1, n - 2)}-{min(31, n + 2)}", functools.partial(_nearest_weekday, n)))
+        elif part.startswith("L") and part not in ("L", "LW"):
+            raise ScheduleError(f"bad day-of-month value {part!r}")  # cronsim would read "L/2" as "L"
+        else:
+            plain.append(part)
+    return ([(",".join(plain), None)] if plain else []) + nearest
+
+
+def _cron_schedule(body: str) -> Callable[[datetime], datetime | None]:
+    fields = body.upper().split()
+    if len(fields) != 6:
+        raise ScheduleError("cron() needs 6 fields: minutes hours day-of-month month day-of-week year")
+    minutes, hours, dom, month, dow, year = fields
+    if (dom == "?") == (dow == "?"):
+        raise ScheduleError("exactly one of day-of-month and day-of-week must be '?'")
+    years = _years(year)
+    if dom == "?":
+        crons = [_cron(f"{minutes} {hours} * {month} {_day_of_week(dow)}", years)]
+    else:
+        crons = [_cron(f"{minutes} {hours} {days} {month} *", years, day) for days, day in _day_of_month(dom)]
+    firing = [cron for cron in crons if cron is not None]
+
+    def next_at_or_after(at: datetime) -> datetime | None:
+        return min((i for cron in firing if (i := cron.next_at_or_after(at)) is not None), default=None)
+
+    return next_at_or_after
+
+
+def _rate_schedule(count: int, unit: str) -> Callable[[datetime], datetime | None]:
+    period = count * _RATE_MINUTES[unit.rstrip("s")]
+
+    # Simplification: AWS starts a rate schedule when the rule is created; here a
+    # rate rule fires at instants aligned to the Unix epoch by its period.
+    def next_at_or_after(at: datetime) -> datetime:
+        minutes = int((at - _EPOCH).total_seconds()) // 60
+        return at + timedelta(minutes=-minutes % period)
+
+    return next_at_or_after
+
+
+class Schedule:
+    """A ScheduleExpression, evaluated in UTC with minute granularity."""
+
+    def __init__(self, expression: str, kind: str, next_at_or_after: Callable[[datetime], datetime | None]):
+        self.expression = expression
+        self.kind = kind  # "cron" | "rate"
+        self._next = next_at_or_after  # a UTC minute -> the first firing at or after it, None if none
+        # (a minute, the first firing at or after it): no firing in between, so while time moves
+        # forward matches() needs cronsim once per firing, not once per minute.
+        self._window: tuple[datetime, datetime | None] | None = None
 
     def matches(self, at: datetime) -> bool:
         """True if the schedule fires in the UTC minute that contains ``at``."""
-        return self._matches(_utc_minute(at))
+        minute = _utc_minute(at)
+        window = self._window
+        if window is None or minute < window[0] or (window[1] is not None and minute > window[1]):
+            window = self._window = (minute, self._next(minute))
+        return window[1] == minute
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_schedule(expr: str) -> Schedule:
     """Parse an EventBridge ScheduleExpression; cron is evaluated in UTC."""
     expr = expr.strip()
@@ -188,16 +249,12 @@ def parse_schedule(expr: str) -> Schedule:
         # AWS insists on "1 minute" but "5 minutes".
         if count < 1 or (count == 1) != (not unit.endswith("s")):
             raise ScheduleError(f"invalid rate expression {expr!r}")
-        period = count * _RATE_MINUTES[unit.rstrip("s")]
-        # Simplification: AWS starts a rate schedule when the rule is created; here a
-        # rate rule fires at instants aligned to the Unix epoch by its period.
-        return Schedule(
-            expr,
-            "rate",
-            lambda at: int((at - _EPOCH).total_seconds()) // 60 % period == 0,
-        )
+        return Schedule(expr, "rate", _rate_schedule(count, unit))
     if expr.startswith("cron(") and expr.endswith(")"):
-        return Schedule(expr, "cron", _cron_matcher(expr[5:-1]))
+        try:
+            return Schedule(expr, "cron", _cron_schedule(expr[5:-1]))
+        except ScheduleError as exc:
+            raise ScheduleError(f"invalid cron expression {expr!r}: {exc}") from exc
     raise ScheduleError(f"unsupported schedule expression {expr!r}")
 
 
@@ -353,9 +410,6 @@ class EventBridgeClock:
         self.event_bus = event_bus
         # Several deployments (stages) may share one emulator; a prefix keeps a clock to its own rules.
         self.name_prefix = name_prefix
-
-    parse_schedule = staticmethod(parse_schedule)
-    is_due = staticmethod(is_due)
 
     def _paged(self, call: Callable[..., dict[str, Any]], key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         token: str | None = None

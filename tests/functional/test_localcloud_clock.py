@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -73,6 +74,26 @@ def cloud() -> LocalCloud:
         ("cron(0 0 1 * ? 2026)", datetime(2025, 1, 1, 0, 0), False),
         ("cron(0 0 1 * ? 2026)", datetime(2026, 1, 1, 0, 0), True),
         ("cron(0 0 1 * ? 2024-2025)", datetime(2026, 1, 1, 0, 0), False),
+        ("cron(0 0 1 1 ? 2026/2)", datetime(2028, 1, 1, 0, 0), True),
+        ("cron(0 0 1 1 ? 2026/2)", datetime(2027, 1, 1, 0, 0), False),
+        # a one-value range with a step is that value (cronsim alone would read "4-4/2" as 4, 6, 8, ...)
+        ("cron(0 4-4/2 * * ? *)", datetime(2025, 3, 1, 4, 0), True),
+        ("cron(0 4-4/2 * * ? *)", datetime(2025, 3, 1, 6, 0), False),
+        ("cron(0 8 ? * SAT/1 *)", datetime(2025, 1, 4, 8, 0), True),  # Saturday
+        ("cron(0 8 ? * SAT/1 *)", datetime(2025, 1, 5, 8, 0), False),  # Sunday (cronsim's day 7)
+        ("cron(0 8 ? * 2/2 *)", datetime(2025, 1, 8, 8, 0), True),  # MON, WED, FRI: Wednesday
+        ("cron(0 8 ? * 2/2 *)", datetime(2025, 1, 5, 8, 0), False),  # not Sunday
+        # nW in a list, and where n is past the month's end or its last day is a Sunday
+        ("cron(0 8 1W,15W * ? *)", datetime(2025, 3, 3, 8, 0), True),
+        ("cron(0 8 1W,15W * ? *)", datetime(2025, 3, 14, 8, 0), True),
+        ("cron(0 8 1W,15W * ? *)", datetime(2025, 3, 17, 8, 0), False),
+        ("cron(0 8 31W * ? *)", datetime(2025, 3, 31, 8, 0), True),
+        ("cron(0 8 31W * ? *)", datetime(2025, 4, 30, 8, 0), False),  # April has no 31st
+        ("cron(0 8 30W * ? *)", datetime(2025, 11, 28, 8, 0), True),  # the 30th is a Sunday, the last day
+        # evaluated in UTC: no gap or repeat on Europe's DST change days
+        ("cron(30 1 * * ? *)", datetime(2026, 3, 29, 1, 30), True),
+        ("cron(30 1 * * ? *)", datetime(2026, 10, 25, 1, 30), True),
+        ("cron(30 1 * * ? *)", datetime(2026, 3, 29, 3, 30, tzinfo=ZoneInfo("Europe/Madrid")), True),
         # evaluated in UTC: 07:00+02:00 is 05:00 UTC
         (
             "cron(0 5 * * ? *)",
@@ -103,6 +124,14 @@ def test_schedule_table(expr: str, at: datetime, due: bool) -> None:
         "cron(60 6 * * ? *)",
         "cron(0 6 ? * 8 *)",
         "cron(0 6 ? * FRI-MON *)",
+        "cron(0 6 ? * 0 *)",
+        "cron(0 6 ? * SAT-SUN *)",
+        "cron(0 6 L/2 * ? *)",
+        "cron(0 6 0W * ? *)",
+        "cron(0 6 1 13 ? *)",
+        "cron(0 6 1 * ? 1969)",
+        "cron(0 6 1 * ? 2030-2026)",
+        "cron(*/0 6 1 * ? *)",
         "rate(1 minutes)",
         "rate(5 minute)",
         "rate(0 minutes)",
@@ -114,6 +143,42 @@ def test_invalid_schedules_are_rejected(expr: str) -> None:
     # GIVEN an expression AWS would reject / WHEN parsed / THEN ScheduleError
     with pytest.raises(ScheduleError):
         parse_schedule(expr)
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("cron(0 6 ? * 8 *)", "bad day-of-week value '8'"),
+        ("cron(60 6 * * ? *)", "Bad minute in '60 6 \\* \\* \\*'"),
+        ("cron(0 6 1 * ? 1969)", "bad year '1969'"),
+        ("cron(0 6 * * * *)", "exactly one of day-of-month and day-of-week"),
+    ],
+)
+def test_invalid_schedule_errors_name_the_field(expr: str, message: str) -> None:
+    # GIVEN an invalid expression / WHEN parsed / THEN the error names the expression and what is wrong
+    with pytest.raises(ScheduleError, match=message) as raised:
+        parse_schedule(expr)
+    assert expr in str(raised.value)
+
+
+def test_a_day_no_month_has_is_accepted_and_never_fires() -> None:
+    # GIVEN February 30th (cronsim refuses it; EventBridge accepts it)
+    schedule = parse_schedule("cron(0 8 30 2 ? *)")
+    # WHEN checked every day of four years / THEN it never fires
+    start = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
+    assert not any(schedule.matches(start + timedelta(days=n)) for n in range(4 * 366))
+
+
+@pytest.mark.parametrize("expr", ["cron(0/15 9-10 ? * MON,FRI *)", "cron(0 8 15W * ? *)", "rate(7 minutes)"])
+def test_a_schedule_answers_the_same_whichever_way_time_moves(expr: str) -> None:
+    # GIVEN one parsed schedule and every minute of a week
+    schedule = parse_schedule(expr)
+    minutes = [datetime(2025, 3, 10, tzinfo=UTC) + timedelta(minutes=n) for n in range(7 * 1440)]
+    # WHEN asked forwards, then backwards
+    forwards = [m for m in minutes if schedule.matches(m)]
+    backwards = [m for m in reversed(minutes) if schedule.matches(m)]
+    # THEN both give the same firings
+    assert forwards == backwards[::-1] != []
 
 
 def test_json_path_and_input_transformer() -> None:
