@@ -120,7 +120,7 @@ def _direct_invoke_lambda_function(parameters: dict, region: str, state_credenti
 def _patch_jsonpath_parsers() -> None:
     # Parsed expressions are immutable trees; `find`/`update_or_create` never change them.
     for module_name in (f"{_ASL}.utils.json_path", f"{_ASL}.component.common.path.result_path"):
-        module = importlib.import_module(module_name)
+        module: Any = importlib.import_module(module_name)  # Any: its `parse` is replaced below
         parse = module.parse
         if getattr(parse, "__localcloud_original__", None) is None:
             cached = functools.lru_cache(maxsize=4096)(parse)
@@ -226,7 +226,7 @@ DEEPCOPY_MODULES = (
 
 def _patch_deepcopy() -> None:
     for module_name in DEEPCOPY_MODULES:
-        module = importlib.import_module(module_name)
+        module: Any = importlib.import_module(module_name)  # Any: its `copy` is replaced below
         if isinstance(module.copy, _CopyModule):
             continue
         if module.copy is not copy:
