@@ -32,11 +32,11 @@ test: venv services lint
 # The fault matrix alone (also part of `make test`): one line per fault with the observed outcome.
 # Stops and starts the machine's RabbitMQ and Postgres with their own commands, and restarts them after.
 chaos: venv services
-	$(PY) -m pytest -q tests/chaos
+	$(PY) -m pytest -q tests/orchestrator/chaos
 
 # The API fuzz test alone with more examples per operation (make test runs it with 20).
 fuzz: venv
-	FUZZ_MAX_EXAMPLES=$(or $(EXAMPLES),100) $(PY) -m pytest -q tests/functional/test_openapi_fuzz.py
+	FUZZ_MAX_EXAMPLES=$(or $(EXAMPLES),100) $(PY) -m pytest -q tests/orchestrator/functional/test_openapi_fuzz.py
 
 # Speed, memory and cost beside the issue's targets (a rich table; JSON in bench/results.json). Needs the
 # machine's Postgres and Redis. BENCH_TENANTS=1000,10000 (sizes); BENCH_QUICK=1 (a smoke run: 200 tenants,
@@ -45,7 +45,7 @@ bench: venv services
 	$(if $(BENCH_TENANTS),BENCH_TENANTS=$(BENCH_TENANTS)) $(if $(BENCH_QUICK),BENCH_QUICK=$(BENCH_QUICK)) $(PY) -m bench
 
 unit: venv
-	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q tests/orchestrator/unit
 
 # Lint, format, import direction (layers, no cycles, product never imports localstack/) and types.
 lint: venv

@@ -35,7 +35,7 @@ def speed_up_pg8000() -> None:
     pg8000 1.31 rewrites every statement's `%s` placeholders to `$n` with a per-character Python scanner
     (~170 us for a 450-character upsert) on every execute. For the "format" paramstyle SQLAlchemy uses,
     the rewritten text depends only on the statement text and the values pass through unchanged, so
-    the result is cached by text. tests/unit/test_pg8000_speedup.py fails if the patch point moves.
+    the result is cached by text. tests/orchestrator/unit/test_pg8000_speedup.py fails if the patch point moves.
     """
     import pg8000.legacy
 

@@ -4,7 +4,7 @@ Measured on a 6-Lambda-task-per-tenant workflow, stock moto spends most of its t
 handlers: a new boto3 client per task, moto's emulated HTTP round trip for every `lambda:Invoke`, the
 JSONPath parser rebuilt on every path evaluation, and one thread per task to enforce TimeoutSeconds
 (kept forever in `TMP_THREADS`). Each patch below removes one of those and leaves the execution history
-and Retry/Catch/Timeout behaviour as they were (tests/functional/test_localcloud_speedups.py runs the
+and Retry/Catch/Timeout behaviour as they were (tests/localcloud/test_speedups.py runs the
 same state machines with and without them and compares the histories).
 
 Every patch point is checked like the others (moto version, parameters, source hash) before anything is

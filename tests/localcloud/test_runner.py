@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from localcloud import LocalCloud, invoke_handler
-from tests.functional.localcloud_handlers.support import create_function, shared_cloud
+from tests.localcloud.handlers.support import create_function, shared_cloud
 
-H = "tests.functional.localcloud_handlers.basic"
+H = "tests.localcloud.handlers.basic"
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_invoke_handler_none_result_is_null() -> None:
     ("handler", "error_type"),
     [
         (
-            "tests.functional.localcloud_handlers.missing_module.fn",
+            "tests.localcloud.handlers.missing_module.fn",
             "Runtime.ImportModuleError",
         ),
         (f"{H}.no_such_function", "Runtime.HandlerNotFound"),

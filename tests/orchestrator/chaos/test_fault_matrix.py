@@ -26,8 +26,8 @@ from chalicelib.db.engine import session_scope
 from chalicelib.db.models import Execution, ExecutionLog, OutboxEvent, StepRun, Workflow
 from chalicelib.domain.models import DAILY_STEPS
 from chalicelib.runtime import reset
-from tests.chaos import services
-from tests.chaos.conftest import RABBITMQ_URL
+from tests.orchestrator.chaos import services
+from tests.orchestrator.chaos.conftest import RABBITMQ_URL
 from tests.conftest import bind_event_queue
 
 MADRID = "Europe/Madrid"

@@ -12,7 +12,7 @@ import pytest
 
 from localcloud import lambda_runner
 
-H = "tests.functional.localcloud_handlers.basic"
+H = "tests.localcloud.handlers.basic"
 
 
 @pytest.fixture()

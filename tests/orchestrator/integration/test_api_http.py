@@ -151,7 +151,7 @@ def test_schemathesis_over_http(api_url: str) -> None:
     for operation in schema.get_all_operations():
         op = operation.ok()
         if op.method.upper() != "GET":
-            continue  # writes are fuzzed in process (tests/functional/test_openapi_fuzz.py)
+            continue  # writes are fuzzed in process (tests/orchestrator/functional/test_openapi_fuzz.py)
         for token in (ADMIN, tenant):
             bound(given(case=op.as_strategy())(case_runner(token)))()
     # THEN nothing failed (a failure raises above) and cases ran for every read operation

@@ -9,7 +9,7 @@ import pytest
 
 from localcloud import EventBridgeClock, LocalCloud, ScheduleError, parse_schedule
 from localcloud.clock import is_due, json_path, target_input
-from tests.functional.localcloud_handlers.support import (
+from tests.localcloud.handlers.support import (
     create_function,
     shared_cloud,
     unique,
@@ -231,7 +231,7 @@ def _mine(firings: list, *rules: str) -> list:
 def test_fire_invokes_lambda_targets_with_their_input(cloud: LocalCloud) -> None:
     # GIVEN a weekday-07:00 rule with three Lambda targets (plain, Input, InputTransformer)
     # and an SQS target the clock does not deliver to
-    fn = create_function(cloud, "tests.functional.localcloud_handlers.basic.ok", prefix="clock")
+    fn = create_function(cloud, "tests.localcloud.handlers.basic.ok", prefix="clock")
     arn = fn["FunctionArn"]
     transformer = {
         "InputPathsMap": {"t": "$.time"},
@@ -271,7 +271,7 @@ def test_fire_invokes_lambda_targets_with_their_input(cloud: LocalCloud) -> None
 
 def test_same_instant_gives_same_event_id(cloud: LocalCloud) -> None:
     # GIVEN an hourly rule
-    fn = create_function(cloud, "tests.functional.localcloud_handlers.basic.ok", prefix="clock")
+    fn = create_function(cloud, "tests.localcloud.handlers.basic.ok", prefix="clock")
     rule = _rule_with_targets(cloud, "rate(1 hour)", [{"Id": "t", "Arn": fn["FunctionArn"]}])
     clock = _clock(cloud)
     at = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
@@ -286,8 +286,8 @@ def test_same_instant_gives_same_event_id(cloud: LocalCloud) -> None:
 
 def test_not_due_disabled_and_catch_up(cloud: LocalCloud) -> None:
     # GIVEN a 15-minute rule, a disabled rule and a rule whose handler fails
-    ok = create_function(cloud, "tests.functional.localcloud_handlers.basic.ok", prefix="clock")
-    boom = create_function(cloud, "tests.functional.localcloud_handlers.basic.boom", prefix="clock")
+    ok = create_function(cloud, "tests.localcloud.handlers.basic.ok", prefix="clock")
+    boom = create_function(cloud, "tests.localcloud.handlers.basic.boom", prefix="clock")
     every_15 = _rule_with_targets(cloud, "cron(0/15 * * * ? *)", [{"Id": "t", "Arn": ok["FunctionArn"]}])
     disabled = _rule_with_targets(cloud, "rate(1 minute)", [{"Id": "t", "Arn": ok["FunctionArn"]}])
     cloud.client("events").disable_rule(Name=disabled)

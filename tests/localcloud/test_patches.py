@@ -12,7 +12,7 @@ import pytest
 
 from localcloud import LocalCloud, lambda_runner, patches, quiet_logs, speedups
 from localcloud.patchpoints import MOTO_VERSION, PatchPoint, PatchPointMoved
-from tests.functional.localcloud_handlers.support import (
+from tests.localcloud.handlers.support import (
     create_function,
     sfn_role_arn,
     shared_cloud,
@@ -181,7 +181,7 @@ def test_map_of_1500_items_on_one_worker_succeeds(cloud: LocalCloud, mode: str) 
 
 def test_map_of_1500_lambda_items_succeeds(cloud: LocalCloud) -> None:
     # GIVEN a Map whose item step is a Lambda task run by the in-process runner
-    fn = create_function(cloud, "tests.functional.localcloud_handlers.flaky.item", prefix="item")
+    fn = create_function(cloud, "tests.localcloud.handlers.flaky.item", prefix="item")
     processor = {
         "StartAt": "Item",
         "States": {"Item": {"Type": "Task", "Resource": fn["FunctionArn"], "End": True}},

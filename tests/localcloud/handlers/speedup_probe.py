@@ -1,6 +1,6 @@
 """Runs a set of state machines on a fresh local cloud and prints their normalised histories as JSON.
 
-tests/functional/test_localcloud_speedups.py runs this twice, with LOCALCLOUD_SPEEDUPS=1 and =0, and
+tests/localcloud/test_speedups.py runs this twice, with LOCALCLOUD_SPEEDUPS=1 and =0, and
 compares the outputs: the speed patches must not change what an execution does or records.
 """
 
@@ -11,9 +11,9 @@ import sys
 from typing import Any
 
 from localcloud import LocalCloud
-from tests.functional.localcloud_handlers.support import create_function, history, wait_for_execution
+from tests.localcloud.handlers.support import create_function, history, wait_for_execution
 
-H = "tests.functional.localcloud_handlers"
+H = "tests.localcloud.handlers"
 LAMBDA_RETRY = {"ErrorEquals": ["FlakyError"], "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 1.0}
 
 

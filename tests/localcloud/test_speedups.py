@@ -21,7 +21,7 @@ def _probe(speedups: str) -> dict[str, object]:
     for key in ("AWS_ENDPOINT_URL", "MOTO_PORT"):
         env.pop(key, None)
     done = subprocess.run(
-        [sys.executable, "-m", "tests.functional.localcloud_handlers.speedup_probe"],
+        [sys.executable, "-m", "tests.localcloud.handlers.speedup_probe"],
         cwd=ROOT,
         env=env,
         capture_output=True,

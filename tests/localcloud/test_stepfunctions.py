@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from localcloud import LocalCloud
-from tests.functional.localcloud_handlers import flaky
-from tests.functional.localcloud_handlers.support import (
+from tests.localcloud.handlers import flaky
+from tests.localcloud.handlers.support import (
     create_function,
     history,
     sfn_role_arn,
@@ -70,7 +70,7 @@ def _definition(function_arn: str, integration: bool) -> dict[str, Any]:
 
 
 def _run(cloud: LocalCloud, integration: bool, event: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    fn = create_function(cloud, "tests.functional.localcloud_handlers.flaky.handler", prefix="flaky")
+    fn = create_function(cloud, "tests.localcloud.handlers.flaky.handler", prefix="flaky")
     sfn = cloud.client("stepfunctions")
     machine = sfn.create_state_machine(
         name=unique("retry-catch"),
