@@ -26,9 +26,9 @@ from chalicelib.db.engine import session_scope
 from chalicelib.db.models import Execution, ExecutionLog, OutboxEvent, StepRun, Workflow
 from chalicelib.domain.models import DAILY_STEPS
 from chalicelib.runtime import reset
+from tests.conftest import bind_event_queue
 from tests.orchestrator.chaos import services
 from tests.orchestrator.chaos.conftest import RABBITMQ_URL
-from tests.conftest import bind_event_queue
 
 MADRID = "Europe/Madrid"
 ACTIVE_MADRID = 10
