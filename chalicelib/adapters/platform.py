@@ -86,7 +86,7 @@ class ServiceSemaphore:
 
         key = f"{self._settings.redis_key_prefix}:service-slots:{service}"
         holder = uuid.uuid4().hex
-        lease_ms = int((self._settings.platform_timeout_seconds + 5) * 1000)
+        lease_ms = int((self._settings.service_timeout(service) + 5) * 1000)  # outlives the call it guards
         try:
             client = self._redis()
             if self._script is None:
@@ -137,7 +137,7 @@ class PlatformClient:
     def _send(self, service: str, method: str, path: str, **kwargs: Any) -> Any:
         url = f"{self._settings.service_url(service)}{path}"
         try:
-            response = self._client.request(method, url, **kwargs)
+            response = self._client.request(method, url, timeout=self._settings.service_timeout(service), **kwargs)
         except httpx.TimeoutException as exc:
             raise TransientServiceError(f"{service} service timed out: {method} {path}") from exc
         except httpx.TransportError as exc:

@@ -109,6 +109,9 @@ def workflow_view(w: Workflow) -> dict[str, Any]:
         "total_executions": w.total_executions,
         "successful_executions": w.successful_executions,
         "failed_executions": w.failed_executions,
+        "last_success_at": aware(w.last_success_at),
+        "last_failure_at": aware(w.last_failure_at),
+        "next_execution_at": aware(w.next_execution_at),
         "created_at": aware(w.created_at),
         "updated_at": aware(w.updated_at),
     }
@@ -167,6 +170,15 @@ def update_workflow(ident: str, body: WorkflowUpdate) -> dict[str, Any]:
     changes = _changes(body)
     with session_scope() as session:
         workflow = find_workflow(session, ident)
+        if "steps" in changes and list(changes["steps"]) != list(workflow.steps or []):
+            # The steps are the state machine's: changing them here would detach the row from what runs.
+            raise ApiError(
+                422,
+                "read_only",
+                f"steps: read-only; {workflow.name} runs the steps of its state machine "
+                f"({', '.join(workflow.steps or [])})",
+                "steps",
+            )
         _check_definition(workflow, changes)
         for name, value in changes.items():
             setattr(workflow, name, value)
@@ -176,7 +188,23 @@ def update_workflow(ident: str, body: WorkflowUpdate) -> dict[str, Any]:
         view = workflow_view(workflow)
     if {"cron_expression", "timezone", "enabled", "weekend_cron", "holiday_policy", "steps"} & set(changes):
         reconcile_rules()
+    if {"max_retries", "retry_delay_seconds"} & set(changes):
+        view["retry_policy"] = apply_retry_policy(view["name"])
     return view
+
+
+def apply_retry_policy(workflow_name: str) -> dict[str, Any]:
+    """The row's retry policy into its state machine; a failure is reported, never a 500 (the row is
+    committed and the next change or deploy applies it)."""
+    from chalicelib.services.workflows import apply_retry_policy as apply
+
+    try:
+        return apply(workflow_name)
+    except Exception as exc:  # noqa: BLE001 - reported in the response and logged
+        from chalicelib.observability import get_logger
+
+        get_logger().warning("retry policy not applied", extra={"workflow": workflow_name, "error": str(exc)})
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
 
 
 def set_enabled(ident: str, enabled: bool) -> dict[str, Any]:

@@ -171,7 +171,10 @@ class ExecutionView(BaseModel):
     workflow_name: str
     execution_name: str
     scope: str
-    trigger: str
+    trigger: str = Field(description="the run's execution_type: scheduled, manual, retry or catch_up")
+    triggered_by: str | None = Field(default=None, description="the caller's subject for manual runs and retries")
+    tenant_id: str | None = Field(default=None, description="set when the run covers exactly one tenant")
+    executed_by_instance: str | None = Field(default=None, description="what dispatched the run")
     run_date: date | None
     status: str = Field(description="the execution's status; for a tenant caller, that tenant's status")
     started_at: datetime
@@ -316,8 +319,14 @@ class WorkflowView(BaseModel):
     total_executions: int
     successful_executions: int
     failed_executions: int
+    last_success_at: datetime | None = None
+    last_failure_at: datetime | None = None
+    next_execution_at: datetime | None = Field(default=None, description="the earliest next run over its scopes")
     created_at: datetime
     updated_at: datetime
+    retry_policy: dict[str, Any] | None = Field(
+        default=None, description="after a change of max_retries/retry_delay_seconds: whether its state machine took it"
+    )
 
 
 class WorkflowList(BaseModel):
@@ -334,7 +343,7 @@ class WorkflowSettings(Body):
     steps: Steps = _absent()
     max_execution_time_seconds: int = Field(default=None, ge=1, le=86_400)  # type: ignore[assignment]
     max_retries: int = Field(default=None, ge=0, le=10)  # type: ignore[assignment]
-    retry_delay_seconds: int = Field(default=None, ge=0, le=3600)  # type: ignore[assignment]
+    retry_delay_seconds: int = Field(default=None, ge=1, le=3600)  # type: ignore[assignment]
     holiday_policy: HolidayPolicy = _absent()
     weekend_cron: WeekendCron | None = Field(
         default=None,

@@ -139,7 +139,7 @@ def dispatch_workflow(
         if workflow.catchup_policy == "latest":
             missed = [] if current is not None else missed[-1:]
         for due in missed:
-            run = _start(workflow, scope, due, "catchup", machine)
+            run = _start(workflow, scope, due, "catch_up", machine)
             answer["runs"].append(run)
             ran_something = True
             if run["outcome"] == "locked":

@@ -19,7 +19,6 @@ from chalicelib.db.logs import add_logs, log_row
 from chalicelib.db.models import Execution
 from chalicelib.domain.constants import TERMINAL_STATUSES
 from chalicelib.domain.costs import run_cost
-from chalicelib.domain.events import WORKFLOW_COMPLETED, WORKFLOW_FAILED, completed_event, failed_event
 from chalicelib.domain.models import RunRef, RunRequest, Trigger
 from chalicelib.domain.runs import execution_name, final_status
 from chalicelib.errors import InvalidInputError, LockUnavailableError, StaleRunError
@@ -171,38 +170,20 @@ def finish_run(run: RunRef, *, now: datetime | None = None) -> dict[str, Any]:
         execution = runs.require_execution(session, run.execution_id)
         counters = steps.progress(session, run.execution_id)
         status = final_status(tenants_total=execution.tenants_total, tenants_failed=counters["tenants_failed"])
-        error_message: str | None = None
-        if status == "failed":
-            error_message = reason = f"all {execution.tenants_total} tenants failed"
-            event_type = WORKFLOW_FAILED
-            affected = [f["tenant_id"] for f in steps.failed_tenants(session, run.execution_id)]
-            payload = failed_event(
-                workflow_name=run.workflow_name,
-                execution_id=run.execution_id,
-                counters=counters,
-                error_message=reason,
-                tenants_affected=affected,
-                timestamp=now,
-            )
-        else:
-            event_type = WORKFLOW_COMPLETED
-            payload = completed_event(
-                workflow_name=run.workflow_name, execution_id=run.execution_id, counters=counters, timestamp=now
-            )
+        error_message = f"all {execution.tenants_total} tenants failed" if status == "failed" else None
         closed = runs.close_execution(
             session,
             execution,
             status=status,
             counters=counters,
             error_message=error_message,
-            event_type=event_type,
-            event_payload=payload,
             now=now,
+            tenants_affected=counters["tenants_failed"],
         )
         if closed:
             # What this run would cost on AWS, kept with the execution.
-            execution.result = {
-                **(execution.result or {}),
+            execution.result_summary = {
+                **(execution.result_summary or {}),
                 "cost": run_cost(steps.cost_counts(session, run.execution_id)),
             }
         add_logs(
@@ -231,32 +212,23 @@ def fail_run(
     now: datetime,
     log_step: str,
     log_data: dict[str, Any] | None = None,
+    status: str = "failed",
 ) -> bool:
-    """Close a run that broke (not one tenant) as failed, with its `workflow_failed` event, in the caller's
-    transaction; False when it was closed already. A run whose lock a newer run took over ends failed as
+    """Close a run that broke (not one tenant) as failed (or `cancelled`), with its
+    `orchestrator_workflow_failed` event, in the caller's transaction; False when it was closed already. A run whose lock a newer run took over ends failed as
     superseded without touching what belongs to the newer run (the workflow's last_* fields)."""
     execution_id = str(execution.id)
     counters = steps.progress(session, execution_id)
-    affected = [f["tenant_id"] for f in steps.failed_tenants(session, execution_id)]
 
     def close(message: str, *, superseded: bool) -> bool:
-        payload = failed_event(
-            workflow_name=execution.workflow_name,
-            execution_id=execution_id,
-            counters=counters,
-            error_message=message,
-            tenants_affected=affected,
-            timestamp=now,
-        )
         return runs.close_execution(
             session,
             execution,
-            status="failed",
+            status=status,
             counters=counters,
             error_message=message,
-            event_type=WORKFLOW_FAILED,
-            event_payload=payload,
             now=now,
+            tenants_affected=counters["tenants_failed"],
             superseded=superseded,
         )
 
@@ -267,7 +239,7 @@ def fail_run(
         closed = close(error_message, superseded=True)
     if closed:
         add_logs(
-            session, execution_id, [log_row(log_step, f"run failed: {error_message}", level="ERROR", data=log_data)]
+            session, execution_id, [log_row(log_step, f"run {status}: {error_message}", level="ERROR", data=log_data)]
         )
     return closed
 

@@ -70,12 +70,12 @@ def test_daily_run_processes_every_active_madrid_tenant(stack: Any) -> None:
     # AND the run's estimated AWS cost is stored with it: one EXPRESS child per tenant, a Lambda request
     # per step plus the run-level ones
     with session_scope() as session:
-        cost = session.get(Execution, execution_id).result["cost"]
+        cost = session.get(Execution, execution_id).result_summary["cost"]
     assert cost["billed"]["express_requests"] == ACTIVE_MADRID
     assert cost["billed"]["lambda_requests"] == ACTIVE_MADRID * 6 + 4
     assert cost["eur_per_tenant"] > 0 and cost["eur_total"] == pytest.approx(cost["eur_per_tenant"] * ACTIVE_MADRID)
     assert {log.step_name for log in logs} >= {"start_run", "list_tenants", "generate_forecasts", "finish_run"}
-    assert event is not None and event.event_type == "workflow_completed"
+    assert event is not None and event.event_type == "orchestrator_workflow_completed"
     assert event.published_at is not None  # the run's PublishEvents step sent it to the local event log
     assert event.payload["tenants_processed"] == ACTIVE_MADRID
     # AND each tenant got its daily summary from the notification service
