@@ -28,6 +28,7 @@ from chalicelib.db.models import Execution, Workflow
 from chalicelib.db.sql import aware
 from chalicelib.db.workflows import all_workflows
 from chalicelib.db.workflows import get_workflow as get_workflow_row
+from chalicelib.settings import get_settings
 
 RETRYABLE = ("failed", "completed_with_failures", "cancelled")
 NON_NULLABLE = {
@@ -244,9 +245,31 @@ def _start(workflow_name: str, scope: str, run_date: Any, **kwargs: Any) -> dict
         locks = RunLocks()
         if locks.holder(locks.key(workflow_name, scope)) == name:
             return {"scope": scope, "execution_name": name, "outcome": "already_running"}
-        return start_run(workflow_name, scope, run_date, locks=locks, **kwargs)
+        return start_run(
+            workflow_name, scope, run_date, locks=locks, dispatched_by=f"api:{get_settings().instance}", **kwargs
+        )
     except LockUnavailableError as exc:
         raise ApiError(503, "dependency_unavailable", str(exc)) from None
+
+
+def _active_scopes(default_zone: str) -> list[str]:
+    """The timezones of the active tenants (the workflow's own zone when there is none)."""
+    from chalicelib.services.scheduling import scopes_of
+
+    return list(scopes_of(_tenants_by_id().values(), fallback_zone=default_zone))
+
+
+def _manual_suffix(workflow_name: str, scope: str, run_date: Any) -> str:
+    """`manual` for the day's first manual run of a scope, then `manual-2`, `manual-3`, ..."""
+    from chalicelib.domain.runs import execution_name
+
+    base = execution_name(workflow_name, scope, run_date, "manual")
+    with session_scope() as session:
+        names = set(session.scalars(select(Execution.execution_name).where(Execution.execution_name.like(f"{base}%"))))
+    if base not in names:
+        return "manual"
+    taken = [int(n[len(base) + 1 :]) for n in names if n[len(base) + 1 :].isdigit() and n[len(base)] == "-"]
+    return f"manual-{max(taken, default=1) + 1}"
 
 
 def _local_today(scope: str) -> Any:
@@ -255,8 +278,9 @@ def _local_today(scope: str) -> Any:
     return local_date(scope, datetime.now(UTC))
 
 
-def execute(ident: str, body: ExecuteRequest) -> dict[str, Any]:
-    """Manual trigger: the same dispatch, naming (`-manual`) and run lock as the schedule."""
+def execute(ident: str, body: ExecuteRequest, principal: Any = None) -> dict[str, Any]:
+    """Manual trigger: the same dispatch, naming (`-manual`, then `-manual-2`, ... the same day) and run lock
+    as the schedule. Without tenant_ids or scope, every scope's active tenants: one execution per scope."""
     with session_scope() as session:
         workflow = find_workflow(session, ident)
         name, enabled, default_tz = workflow.name, workflow.enabled, workflow.timezone
@@ -285,15 +309,25 @@ def execute(ident: str, body: ExecuteRequest) -> dict[str, Any]:
                     "tenant_ids",
                 )
             scopes.setdefault(tz, []).append(tenant_id)  # type: ignore[union-attr]
+    elif body.scope is not None:
+        scopes = {body.scope: None}
     else:
-        scopes = {body.scope or default_tz: None}
+        scopes = dict.fromkeys(_active_scopes(default_tz))
     runs = []
     for scope, ids in sorted(scopes.items()):
         run_date = body.run_date or _local_today(scope)
         try:
+            suffix = _manual_suffix(name, scope, run_date)
             runs.append(
                 _start(
-                    name, scope, run_date, trigger="manual", tenant_ids=ids, name_suffix="manual", state_machine=machine
+                    name,
+                    scope,
+                    run_date,
+                    trigger="manual",
+                    tenant_ids=ids,
+                    name_suffix=suffix,
+                    state_machine=machine,
+                    triggered_by=getattr(principal, "subject", None),
                 )
             )
         except ValueError as exc:
@@ -379,6 +413,7 @@ def retry(execution_id: str, principal: Any, body: RetryRequest) -> dict[str, An
         original["run_date"],
         trigger="retry",
         tenant_ids=named,
+        triggered_by=getattr(principal, "subject", None),
         name_suffix=suffix,
         retry_of=original["id"],
     )

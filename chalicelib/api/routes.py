@@ -338,7 +338,7 @@ def disable_workflow(call: Call[None, None], workflow_id: str) -> s.WorkflowView
 def execute_workflow(call: Call[None, s.ExecuteRequest], workflow_id: str) -> s.ExecuteResult:
     from chalicelib.api.commands import execute
 
-    return s.ExecuteResult.model_validate(execute(_workflow_id(workflow_id), call.body))
+    return s.ExecuteResult.model_validate(execute(_workflow_id(workflow_id), call.body, call.principal))
 
 
 # --- schedule -----------------------------------------------------------------------------------------------

@@ -104,12 +104,13 @@ class Health(BaseModel):
 
 class DispatchLock(BaseModel):
     lock_name: str
-    holder: str
+    holder: str = Field(description="the instance (Lambda sandbox log stream or INSTANCE_ID) holding the lock")
+    lock_token: str | None = Field(default=None, description="the lease's own token (one per dispatch)")
     fencing_token: int
     acquired_at: datetime
     heartbeat_at: datetime
     ttl_seconds: int
-    held: bool = Field(description="the Redis lock still names this holder")
+    held: bool = Field(description="the Redis lock still holds this lease: the instance is the leader now")
     expires_at: datetime | None
 
 

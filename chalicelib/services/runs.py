@@ -44,6 +44,8 @@ def start_run(
     trigger: Trigger = "scheduled",
     tenant_ids: list[str] | None = None,
     calendars: list[str] | None = None,
+    triggered_by: str | None = None,
+    dispatched_by: str | None = None,
     name_suffix: str | None = None,
     locks: RunLocks | None = None,
     executions: Executions | None = None,
@@ -74,6 +76,8 @@ def start_run(
         calendars=calendars,
         tenant_ids=tenant_ids,
         retry_of=retry_of,
+        triggered_by=triggered_by,
+        dispatched_by=dispatched_by or get_settings().instance,
     )
     with session_scope() as session:
         existing = runs.get_execution_by_name(session, name)
@@ -297,7 +301,12 @@ def list_run_tenants(run: RunRef, request: RunRequest) -> dict[str, Any]:
         message += f"; only the holiday calendars running today: {', '.join(request.calendars)}"
     with session_scope() as session:
         runs.set_tenant_counts(
-            session, run.execution_id, total=len(selected), skipped=len(skipped), steps_per_tenant=len(DAILY_STEPS)
+            session,
+            run.execution_id,
+            total=len(selected),
+            skipped=len(skipped),
+            steps_per_tenant=len(DAILY_STEPS),
+            only_tenant=selected[0].id if len(selected) == 1 else None,
         )
         skipped_view = [{"id": t.id, "status": t.status} for t in skipped][:100]
         add_logs(

@@ -351,6 +351,7 @@ def leader_status(*, now: datetime | None = None) -> dict[str, Any]:
             {
                 "lock_name": r.lock_name,
                 "holder": r.instance_id,
+                "lock_token": r.lock_token,
                 "fencing_token": r.fencing_token,
                 "acquired_at": aware_required(r.acquired_at).isoformat(),
                 "heartbeat_at": aware_required(r.heartbeat_at).isoformat(),
@@ -360,12 +361,12 @@ def leader_status(*, now: datetime | None = None) -> dict[str, Any]:
         ]
     locks = DispatchLocks()
     for view in views:
-        holder, remaining_ms = locks.holder(view["lock_name"])
-        view["held"] = holder == view["holder"]
+        token, remaining_ms = locks.holder(view["lock_name"])
+        view["held"] = token is not None and token == view["lock_token"]
         view["expires_at"] = (now + timedelta(milliseconds=remaining_ms)).isoformat() if view["held"] else None
     return {
         "enabled": settings.enable_leader_election,
-        "instance_id": settings.instance_id,
+        "instance_id": settings.instance,
         "ttl_seconds": settings.leader_lock_ttl_seconds,
         "heartbeat_seconds": settings.leader_heartbeat_seconds,
         "locks": views,
