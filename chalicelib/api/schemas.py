@@ -176,6 +176,9 @@ class ExecutionView(BaseModel):
     triggered_by: str | None = Field(default=None, description="the caller's subject for manual runs and retries")
     tenant_id: str | None = Field(default=None, description="set when the run covers exactly one tenant")
     executed_by_instance: str | None = Field(default=None, description="what dispatched the run")
+    slow: bool | None = Field(
+        default=None, description="ran slower than SLOW_RUN_FACTOR x the p95 of its workflow and scope's last 30 runs"
+    )
     run_date: date | None
     status: str = Field(description="the execution's status; for a tenant caller, that tenant's status")
     started_at: datetime

@@ -122,6 +122,7 @@ def execution_view(
         "triggered_by": execution.triggered_by,
         "tenant_id": execution.tenant_id,
         "executed_by_instance": execution.executed_by_instance,
+        "slow": ((execution.result_summary or {}).get("performance") or {}).get("slow"),
         "run_date": execution.run_date,
         "status": execution.status,
         "started_at": aware(execution.started_at),

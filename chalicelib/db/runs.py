@@ -234,6 +234,26 @@ def _percent(value: float) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
+def recent_durations(
+    session: Session, workflow_name: str, scope: str, *, before: Execution, limit: int = 30
+) -> list[float]:
+    """Durations of the workflow and scope's last `limit` finished runs (not failed) before this one."""
+    rows = session.scalars(
+        select(Execution.duration_seconds)
+        .where(
+            Execution.workflow_name == workflow_name,
+            Execution.scope == scope,
+            Execution.id != before.id,
+            Execution.started_at < before.started_at,
+            Execution.status.in_(SUCCEEDED_STATUSES),
+            Execution.duration_seconds.is_not(None),
+        )
+        .order_by(Execution.started_at.desc())
+        .limit(limit)
+    )
+    return [float(d) for d in rows if d is not None]
+
+
 def running_with_limits(session: Session) -> list[tuple[str, datetime, int]]:
     """(execution id, started at, its workflow's max_execution_time_seconds) of every unfinished run."""
     rows = session.execute(

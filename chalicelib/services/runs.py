@@ -17,6 +17,7 @@ from chalicelib.db.engine import session_scope
 from chalicelib.db.fences import register_fence
 from chalicelib.db.logs import add_logs, log_row
 from chalicelib.db.models import Execution
+from chalicelib.domain.alerts import slow_run
 from chalicelib.domain.constants import TERMINAL_STATUSES
 from chalicelib.domain.costs import run_cost
 from chalicelib.domain.models import RunRef, RunRequest, Trigger
@@ -185,10 +186,12 @@ def finish_run(run: RunRef, *, now: datetime | None = None) -> dict[str, Any]:
             tenants_affected=counters["tenants_failed"],
         )
         if closed:
-            # What this run would cost on AWS, kept with the execution.
+            # What this run would cost on AWS, and how its duration compares with the recent runs'.
+            recent = runs.recent_durations(session, execution.workflow_name, execution.scope, before=execution)
             execution.result_summary = {
                 **(execution.result_summary or {}),
                 "cost": run_cost(steps.cost_counts(session, run.execution_id)),
+                "performance": slow_run(execution.duration_seconds, recent, get_settings().slow_run_factor),
             }
         add_logs(
             session,
