@@ -51,7 +51,7 @@ def slow_run(duration: float | None, recent: Sequence[float], factor: float) -> 
     them to judge: {"p95_seconds", "factor", "slow"}."""
     if duration is None or len(recent) < MIN_RUNS_FOR_P95:
         return None
-    reference = sorted(recent)[max(1, math.ceil(0.95 * len(recent))) - 1]  # p95 of a non-empty list
+    reference = p95(recent) or 0.0  # recent is not empty here
     return {"p95_seconds": round(reference, 3), "factor": factor, "slow": duration > factor * reference}
 
 
