@@ -191,6 +191,7 @@ def finish_run(run: RunRef, *, now: datetime | None = None) -> dict[str, Any]:
             execution.result_summary = {
                 **(execution.result_summary or {}),
                 "cost": run_cost(steps.cost_counts(session, run.execution_id)),
+                "warnings": steps.warnings_count(session, run.execution_id),
                 "performance": slow_run(execution.duration_seconds, recent, get_settings().slow_run_factor),
             }
         add_logs(
