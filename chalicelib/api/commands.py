@@ -22,7 +22,7 @@ from chalicelib.api.schemas import (
     WorkflowCreate,
     WorkflowUpdate,
 )
-from chalicelib.db import readmodels
+from chalicelib.db import audit, readmodels
 from chalicelib.db.engine import session_scope
 from chalicelib.db.models import Execution, Workflow
 from chalicelib.db.sql import aware
@@ -152,7 +152,11 @@ def _changes(body: WorkflowUpdate | Any) -> dict[str, Any]:
     return changes
 
 
-def create_workflow(body: WorkflowCreate) -> dict[str, Any]:
+def _actor(principal: Any) -> str:
+    return str(getattr(principal, "subject", None) or "unknown")
+
+
+def create_workflow(body: WorkflowCreate, principal: Any = None) -> dict[str, Any]:
     values = dict(_changes(body))
     values.setdefault("timezone", body.timezone)
     _check_definition(None, values)
@@ -163,11 +167,19 @@ def create_workflow(body: WorkflowCreate) -> dict[str, Any]:
         session.add(workflow)
         session.flush()
         view = workflow_view(workflow)
+        audit.record(
+            session,
+            actor=_actor(principal),
+            action="create",
+            target_type="workflow",
+            target=workflow.name,
+            after=values,
+        )
     reconcile_rules()
     return view
 
 
-def update_workflow(ident: str, body: WorkflowUpdate) -> dict[str, Any]:
+def update_workflow(ident: str, body: WorkflowUpdate, principal: Any = None) -> dict[str, Any]:
     changes = _changes(body)
     with session_scope() as session:
         workflow = find_workflow(session, ident)
@@ -181,10 +193,20 @@ def update_workflow(ident: str, body: WorkflowUpdate) -> dict[str, Any]:
                 "steps",
             )
         _check_definition(workflow, changes)
+        before = {name: getattr(workflow, name) for name in changes}
         for name, value in changes.items():
             setattr(workflow, name, value)
         if changes:
             workflow.updated_at = datetime.now(UTC)
+            audit.record(
+                session,
+                actor=_actor(principal),
+                action="update",
+                target_type="workflow",
+                target=workflow.name,
+                before=before,
+                after=changes,
+            )
         session.flush()
         view = workflow_view(workflow)
     if {"cron_expression", "timezone", "enabled", "weekend_cron", "holiday_policy", "steps"} & set(changes):
@@ -208,11 +230,21 @@ def apply_retry_policy(workflow_name: str) -> dict[str, Any]:
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
 
 
-def set_enabled(ident: str, enabled: bool) -> dict[str, Any]:
+def set_enabled(ident: str, enabled: bool, principal: Any = None) -> dict[str, Any]:
     """Idempotent: enabling an enabled workflow is fine."""
     with session_scope() as session:
         workflow = find_workflow(session, ident)
         changed = workflow.enabled != enabled
+        if changed:
+            audit.record(
+                session,
+                actor=_actor(principal),
+                action="enable" if enabled else "disable",
+                target_type="workflow",
+                target=workflow.name,
+                before={"enabled": workflow.enabled},
+                after={"enabled": enabled},
+            )
         workflow.enabled = enabled
         session.flush()
         view = workflow_view(workflow)
@@ -250,6 +282,19 @@ def _start(workflow_name: str, scope: str, run_date: Any, **kwargs: Any) -> dict
         )
     except LockUnavailableError as exc:
         raise ApiError(503, "dependency_unavailable", str(exc)) from None
+
+
+def _audit_runs(principal: Any, action: str, target_type: str, target: str, after: dict[str, Any]) -> None:
+    with session_scope() as session:
+        audit.record(
+            session, actor=_actor(principal), action=action, target_type=target_type, target=target, after=after
+        )
+
+
+def list_audit(*, limit: int, after: int | None, target: str | None, action: str | None) -> dict[str, Any]:
+    with session_scope() as session:
+        items = audit.entries(session, limit=limit, after=after, target=target, action=action)
+    return {"entries": items, "count": len(items), "next_cursor": items[-1]["id"] if len(items) == limit else None}
 
 
 def _active_scopes(default_zone: str) -> list[str]:
@@ -345,6 +390,7 @@ def execute(ident: str, body: ExecuteRequest, principal: Any = None) -> dict[str
             f"{first['execution_name']}: a run of {name} in {first['scope']} is "
             f"in progress ({first['outcome']}, held by {first.get('held_by') or first['execution_name']})",
         )
+    _audit_runs(principal, "execute", "workflow", name, {"runs": runs, "tenant_ids": tenant_ids, "scope": body.scope})
     return {"workflow_name": name, "runs": runs}
 
 
@@ -423,6 +469,13 @@ def retry(execution_id: str, principal: Any, body: RetryRequest) -> dict[str, An
             f"{outcome['execution_name']}: a run of {original['workflow_name']} in "
             f"{original['scope']} is in progress ({outcome['outcome']})",
         )
+    _audit_runs(
+        principal,
+        "retry",
+        "execution",
+        original["id"],
+        {"execution_name": outcome["execution_name"], "tenant_ids": named},
+    )
     return {
         "retry_of": original["id"],
         "execution_name": outcome["execution_name"],
@@ -476,7 +529,7 @@ def schedule(after: datetime | None = None) -> dict[str, Any]:
     return {"workflows": [_entry(w, after) for w in rows], "rules": None}
 
 
-def update_schedule(body: ScheduleUpdate) -> dict[str, Any]:
+def update_schedule(body: ScheduleUpdate, principal: Any = None) -> dict[str, Any]:
     """All changes validated first, then written in one transaction; then the rules are reconciled."""
     names = [c.workflow_name for c in body.workflows]
     if len(set(names)) != len(names):
@@ -492,6 +545,15 @@ def update_schedule(body: ScheduleUpdate) -> dict[str, Any]:
             except ApiError as exc:
                 exc.field = f"workflows.{index}.{exc.field}" if exc.field else f"workflows.{index}"
                 raise
+            audit.record(
+                session,
+                actor=_actor(principal),
+                action="schedule",
+                target_type="workflow",
+                target=workflow.name,
+                before={name: getattr(workflow, name) for name in changes},
+                after=changes,
+            )
             for name, value in changes.items():
                 setattr(workflow, name, value)
             workflow.updated_at = datetime.now(UTC)

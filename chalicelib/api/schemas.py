@@ -161,6 +161,32 @@ class StatisticsView(BaseModel):
     workflows: list[WorkflowStats]
 
 
+class AuditQuery(Query):
+    limit: int = Field(default=50, ge=1, le=500)
+    after: int | None = Field(default=None, ge=1, le=2**62, description="continue below this entry id")
+    target: str | None = Field(
+        default=None, min_length=1, max_length=200, description="a workflow name or an execution id"
+    )
+    action: Literal["create", "update", "enable", "disable", "schedule", "execute", "retry", "cancel"] | None = None
+
+
+class AuditEntryView(BaseModel):
+    id: int
+    at: datetime
+    actor: str = Field(description="the caller's subject")
+    action: str
+    target_type: str = Field(description="workflow or execution")
+    target: str
+    before: dict[str, Any] | None = Field(description="the changed fields' values before (updates)")
+    after: dict[str, Any] | None = Field(description="the new values, or what the action started")
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntryView]
+    count: int
+    next_cursor: int | None
+
+
 class StatisticsQuery(Query):
     workflow: WorkflowName | None = None
     days: int = Field(default=30, ge=1, le=366)
