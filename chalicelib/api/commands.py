@@ -211,6 +211,7 @@ def update_workflow(ident: str, body: WorkflowUpdate, principal: Any = None) -> 
         view = workflow_view(workflow)
     if {"cron_expression", "timezone", "enabled", "weekend_cron", "holiday_policy", "steps"} & set(changes):
         reconcile_rules()
+        view = get_workflow(view["id"])  # as the reconcile left it (next_execution_at)
     if {"max_retries", "retry_delay_seconds"} & set(changes):
         view["retry_policy"] = apply_retry_policy(view["name"])
     return view
@@ -250,6 +251,7 @@ def set_enabled(ident: str, enabled: bool, principal: Any = None) -> dict[str, A
         view = workflow_view(workflow)
     if changed:
         reconcile_rules()
+        view = get_workflow(view["id"])  # as the reconcile left it (next_execution_at)
     return view
 
 

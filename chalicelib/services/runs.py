@@ -208,7 +208,7 @@ def finish_run(run: RunRef, *, now: datetime | None = None) -> dict[str, Any]:
             ],
         )
         summary = runs.execution_summary(execution)
-    after_close(run.lock_key, run.execution_name, summary["execution_id"] if closed else None)
+    after_close(run.lock_key, run.execution_name, summary["execution_id"] if closed else None, run.workflow_name)
     return summary
 
 
@@ -252,11 +252,15 @@ def fail_run(
     return closed
 
 
-def after_close(lock_key: str | None, token: str, closed_execution_id: str | None) -> bool:
-    """Release the run lock (by its token) and, when this call closed the run, send its alerts.
+def after_close(
+    lock_key: str | None, token: str, closed_execution_id: str | None, workflow_name: str | None = None
+) -> bool:
+    """Release the run lock (by its token) and, when this call closed the run, send its alerts and move the
+    workflow's next_execution_at on.
 
-    Neither may fail the run: its outcome and event are committed; a lock not released expires by its TTL
-    and an alert that cannot go out is recorded in the run's logs. Returns whether the lock was released.
+    None of these may fail the run: its outcome and event are committed; a lock not released expires by
+    its TTL, an alert that cannot go out is recorded in the run's logs, and the next run time is refreshed
+    again by the next change or run. Returns whether the lock was released.
     """
     released = False
     if lock_key:
@@ -271,6 +275,13 @@ def after_close(lock_key: str | None, token: str, closed_execution_id: str | Non
             notify_run_closed(closed_execution_id)
         except Exception as exc:  # noqa: BLE001 - alerts are best effort once the run is closed
             get_logger().error("alerts not sent", extra={"execution_id": closed_execution_id, "error": str(exc)})
+        if workflow_name is not None:
+            from chalicelib.services.scheduling import refresh_next_execution
+
+            try:
+                refresh_next_execution(workflow_name)
+            except Exception as exc:  # noqa: BLE001 - best effort, see above
+                get_logger().warning("next run not refreshed", extra={"workflow": workflow_name, "error": str(exc)})
     return released
 
 
@@ -382,5 +393,10 @@ def fail_run_named(name: str, *, error: str, error_message: str, request: RunReq
             session, execution, error_message=error_message, now=now, log_step="fail_run", log_data={"error": error}
         )
         summary = runs.execution_summary(execution)
-    after_close(request.lock_key if request else None, name, summary["execution_id"] if closed else None)
+    after_close(
+        request.lock_key if request else None,
+        name,
+        summary["execution_id"] if closed else None,
+        summary["workflow_name"],
+    )
     return summary

@@ -101,3 +101,35 @@ def test_a_slow_but_healthy_forecast_completes(api: Api, stack: Any, simulator: 
     assert result["status"] == "completed" and result["tenants_processed"] == 1
     assert simulator.state.calls_for("forecasting", tenant) >= 1
     assert attempts_at(stack, name, "generate_forecasts") == 1
+
+
+def test_next_execution_at_is_kept_current_by_schedule_changes_and_runs(api: Api, stack: Any) -> None:
+    from datetime import datetime
+
+    from chalicelib.services.scheduling import next_run
+
+    # GIVEN a workflow whose schedule an operator changes
+    spec = {"name": "next_run_probe", "cron_expression": "0 7 * * *", "steps": ["generate_forecasts"]}
+    assert api.post("/workflows", spec)[0] == 201
+    status, body = api.put("/workflows/next_run_probe", {"cron_expression": "30 9 * * *"})
+    # THEN its next_execution_at is the next 09:30 of its scopes (as next-run computes it)
+    assert status == 200
+    expected = next_run("next_run_probe")["next_run_at"]
+    assert expected is not None
+    assert datetime.fromisoformat(body["next_execution_at"]) == datetime.fromisoformat(expected)
+    assert datetime.fromisoformat(expected).astimezone().minute == 30
+    # AND disabling it clears it
+    status, body = api.post("/workflows/next_run_probe/disable")
+    assert status == 200
+    status, body = api.get("/workflows/next_run_probe")
+    assert body["next_execution_at"] is None
+    # AND a run of the daily workflow leaves its next_execution_at at the next run after the run
+    tenant = madrid_tenants(stack)[2]["id"]
+    status, run = api.post("/workflows/daily_operations/execute", {"tenant_ids": [tenant], "run_date": "2028-06-04"})
+    assert status == 202
+    stack.wait(run["runs"][0]["execution_name"], timeout=180)
+    status, daily = api.get("/workflows/daily_operations")
+    assert daily["next_execution_at"] is not None
+    assert datetime.fromisoformat(daily["next_execution_at"]) == datetime.fromisoformat(
+        next_run("daily_operations")["next_run_at"]
+    )
