@@ -176,7 +176,7 @@ def create_workflow(body: WorkflowCreate, principal: Any = None) -> dict[str, An
             after=values,
         )
     reconcile_rules()
-    return view
+    return get_workflow(view["id"])  # as the reconcile left it (next_execution_at)
 
 
 def update_workflow(ident: str, body: WorkflowUpdate, principal: Any = None) -> dict[str, Any]:
