@@ -291,6 +291,10 @@ def after_close(lock_key: str | None, token: str, closed_execution_id: str | Non
             notify_run_closed(closed_execution_id)
         except Exception as exc:  # noqa: BLE001 - alerts are best effort once the run is closed
             get_logger().error("alerts not sent", extra={"execution_id": closed_execution_id, "error": str(exc)})
+    if closed_execution_id is not None:
+        from chalicelib.services.enterprise import forget_network_views
+
+        forget_network_views(closed_execution_id)  # enterprise dashboards show the run's outcome at once
     return released
 
 
