@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -319,6 +319,16 @@ def test_gating_by_tier_membership_and_role(api: Api) -> None:
     status, body = get("not%20an%20id", ADMIN)
     assert (status, body["field"]) == (400, "parent_tenant"), body
     assert get(GROUP, None)[0] == 401
+
+
+def test_without_as_of_the_view_is_of_today_in_the_parents_timezone(api: Api) -> None:
+    from zoneinfo import ZoneInfo
+
+    before = datetime.now(ZoneInfo(GROUP["timezone"])).date()
+    summary = api.view(GROUP, "network-summary", "")
+    after = datetime.now(ZoneInfo(GROUP["timezone"])).date()
+    assert date.fromisoformat(summary["as_of"]) in {before, after}
+    assert summary["sales_period"]["end_date"] == (date.fromisoformat(summary["as_of"]) - timedelta(days=1)).isoformat()
 
 
 def test_bad_query_parameters_are_400_naming_the_field(api: Api) -> None:
