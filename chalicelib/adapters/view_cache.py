@@ -123,6 +123,18 @@ class ViewCache:
         except (redis.RedisError, LockUnavailableError) as exc:
             self._warn("store", exc)
 
+    def holds_networks(self) -> bool:
+        """Whether any network is indexed (cached views may exist); False when the cache is off or down."""
+        if self.ttl <= 0:
+            return False
+        import redis
+
+        try:
+            return bool(self._redis().exists(self._membership_key()))
+        except (redis.RedisError, LockUnavailableError) as exc:
+            self._warn("invalidation", exc)
+            return False
+
     def invalidate_parents(self, parent_ids: Iterable[str]) -> list[str]:
         parents = sorted(set(parent_ids))
         if not parents:

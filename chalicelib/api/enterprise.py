@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 from pydantic import Field, field_validator
@@ -28,6 +28,9 @@ from chalicelib.domain.enterprise import (
     ProductionOverviewView,
     SortKey,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.services.enterprise import Route
 
 ENTERPRISE_PREFIX = "/api/v1/{parent_tenant}/orchestrator/enterprise"
 ERRORS = (400, 401, 403, 404, 503)
@@ -63,7 +66,7 @@ class PerformanceQuery(NetworkQuery):
     )
 
 
-def _view(call: Call[Any, None], parent_tenant: str, route: Any) -> Response:
+def _view(call: Call[Any, None], parent_tenant: str, route: Route) -> Response:
     from chalicelib.api.auth import AuthError, require_enterprise_member, require_network_caller
     from chalicelib.services import enterprise as service
 

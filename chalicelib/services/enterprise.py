@@ -148,7 +148,10 @@ def network_view(
     data = read_network(network.parent, outlets, needs, as_of, query.period_days, platform=platform)
     view = build_view(route, data, query, now=now)
     body = view.model_dump_json()
-    if not view.partial:
+    # A run's close finds the networks to drop by the tenant service's ids: an id spelled otherwise in the
+    # URL (another letter case) is never cached, or the close could miss it.
+    cacheable = network.parent.id == parent_id
+    if cacheable and not view.partial:
         cache.store(parent_id, found.generation, view=(query.cache_key(route), f"{as_of.isoformat()}\n{body}"))
     return RenderedView(body, cached=False)
 
@@ -181,14 +184,15 @@ def _network(
     if parent is None:
         raise UnknownParent(f"tenant {parent_id} not found")
     try:
-        children = [c for c in platform.list_children(parent.id, timeout=timeout) if c.parent_tenant_id == parent.id]
+        listed = platform.list_children(parent.id, timeout=timeout)
     except (TransientServiceError, PermanentServiceError) as exc:
         raise HierarchyUnavailable(f"the tenant service cannot list the outlets of {parent_id}: {exc}") from None
+    children = list({c.id: c for c in listed if c.parent_tenant_id == parent.id}.values())
     outlets = sorted((c for c in children if c.status == "active"), key=lambda t: (t.name, t.id))
     network = Network(parent=parent, outlets=outlets)
-    cache.store(
-        parent_id, found.generation, network=network.model_dump_json(), members=[parent.id, *(c.id for c in children)]
-    )
+    if parent.id == parent_id:  # cached under the tenant service's spelling of the id only (see cacheable)
+        members = [parent.id, *(c.id for c in children)]
+        cache.store(parent_id, found.generation, network=network.model_dump_json(), members=members)
     return network
 
 
@@ -361,9 +365,12 @@ def forget_network_views(execution_id: str) -> list[str]:
     from chalicelib.db.engine import session_scope
 
     try:
+        cache = ViewCache()
+        if not cache.holds_networks():  # nothing cached: no need to read the run's tenants
+            return []
         with session_scope() as session:
             tenant_ids = tenant_runs.tenants_of_execution(session, execution_id)
-        return ViewCache().invalidate_tenants(tenant_ids)
+        return cache.invalidate_tenants(tenant_ids)
     except Exception as exc:  # noqa: BLE001 - cached views then expire by their TTL instead
         get_logger().warning(
             "enterprise views not invalidated", extra={"execution_id": execution_id, "error": str(exc)}
