@@ -106,10 +106,13 @@ def _view(call: Call[Any, None], parent_tenant: str, route: Route) -> Response:
     tags=TAGS,
     errors=ERRORS,
     prefix=ENTERPRISE_PREFIX,
+    description=(
+        "The network summary, production overview, distribution status and outlet performance from one read of "
+        "the network (one round trip for the front end). Needs a token of the parent tenant (enterprise tier) or "
+        "a platform admin's."
+    ),
 )
 def get_enterprise_dashboard(call: Call[NetworkQuery, None], parent_tenant: str) -> Response:
-    """The four views below from one read of the network (one round trip for the front end). Needs a token of
-    the parent tenant (enterprise tier) or a platform admin's."""
     return _view(call, parent_tenant, "dashboard")
 
 
@@ -123,12 +126,14 @@ def get_enterprise_dashboard(call: Call[NetworkQuery, None], parent_tenant: str)
     tags=TAGS,
     errors=ERRORS,
     prefix=ENTERPRISE_PREFIX,
+    description=(
+        "The outlets' forecast demand over the 7 days from as_of, the central site's planned production over the "
+        "same days, sales and waste over the period_days before as_of with the reduction against the outlets' own"
+        " baseline, the number of outlets and how many ran as_of's daily workflow successfully (this service's "
+        "runs). Needs a token of the parent tenant (enterprise tier) or a platform admin's."
+    ),
 )
 def get_enterprise_network_summary(call: Call[NetworkQuery, None], parent_tenant: str) -> Response:
-    """Forecast demand of the outlets over the next days from as_of, the central site's planned production
-    over the same days, sales and waste over the period_days before as_of with the reduction against the
-    outlets' own baseline, the number of outlets and how many ran as_of's daily workflow successfully.
-    Needs a token of the parent tenant (enterprise tier) or a platform admin's."""
     return _view(call, parent_tenant, "network-summary")
 
 
@@ -142,10 +147,12 @@ def get_enterprise_network_summary(call: Call[NetworkQuery, None], parent_tenant
     tags=TAGS,
     errors=ERRORS,
     prefix=ENTERPRISE_PREFIX,
+    description=(
+        "Per product over the 7 days from as_of: planned, demanded and the balance (a shortfall or a surplus), "
+        "largest shortfall first. Needs a token of the parent tenant (enterprise tier) or a platform admin's."
+    ),
 )
 def get_enterprise_production_overview(call: Call[NetworkQuery, None], parent_tenant: str) -> Response:
-    """Per product: planned, demanded and the balance (a shortfall or a surplus), largest shortfall first.
-    Needs a token of the parent tenant (enterprise tier) or a platform admin's."""
     return _view(call, parent_tenant, "production-overview")
 
 
@@ -159,10 +166,13 @@ def get_enterprise_production_overview(call: Call[NetworkQuery, None], parent_te
     tags=TAGS,
     errors=ERRORS,
     prefix=ENTERPRISE_PREFIX,
+    description=(
+        "The distribution service's routes of as_of with their shipments to the network's outlets, and each "
+        "outlet's most urgent shipment status. Needs a token of the parent tenant (enterprise tier) or a platform"
+        " admin's."
+    ),
 )
 def get_enterprise_distribution_status(call: Call[NetworkQuery, None], parent_tenant: str) -> Response:
-    """The distribution service's routes of as_of with their shipments to the network's outlets. Needs a
-    token of the parent tenant (enterprise tier) or a platform admin's."""
     return _view(call, parent_tenant, "distribution-status")
 
 
@@ -176,10 +186,12 @@ def get_enterprise_distribution_status(call: Call[NetworkQuery, None], parent_te
     tags=TAGS,
     errors=ERRORS,
     prefix=ENTERPRISE_PREFIX,
+    description=(
+        "Per outlet: MAPE over the period (from the validation history when it exists, else the forecasting "
+        "service), sales, waste, and the share of its days in a daily run that succeeded, ranked by sort_by. With"
+        " outlet_id, that outlet's figures day by day, its forecast and today's shipments. Needs a token of the "
+        "parent tenant (enterprise tier) or a platform admin's."
+    ),
 )
 def get_enterprise_child_performance(call: Call[PerformanceQuery, None], parent_tenant: str) -> Response:
-    """Per outlet: MAPE over the period (from the validation history when it exists, else the forecasting
-    service), sales, waste, and the share of its days in a daily run that succeeded. With outlet_id, that
-    outlet's figures day by day, its forecast and today's shipments. Needs a token of the parent tenant
-    (enterprise tier) or a platform admin's."""
     return _view(call, parent_tenant, "child-performance")
