@@ -101,7 +101,7 @@ class ServiceSemaphore:
 
         key = f"{self._settings.redis_key_prefix}:service-slots:{service}"
         holder = uuid.uuid4().hex
-        lease_ms = int((self._settings.platform_timeout_seconds + 5) * 1000)
+        lease_ms = int((self._settings.service_timeout(service) + 5) * 1000)  # outlives the call it guards
         try:
             client = self._redis()
             if self._script is None:
@@ -155,6 +155,7 @@ class PlatformClient:
     def _exchange(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         url = f"{self._settings.service_url(service)}{path}"
         try:
+            kwargs.setdefault("timeout", self._settings.service_timeout(service))  # a dashboard read sets its own
             return self._client.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
             raise TransientServiceError(f"{service} service timed out: {method} {path}") from exc

@@ -8,6 +8,7 @@ factory takes the Settings and returns an object with `verify(token) -> Principa
 
 from __future__ import annotations
 
+import hmac
 import importlib
 import time
 from collections.abc import Callable, Iterable
@@ -159,6 +160,16 @@ def _verifier_for(settings: Settings) -> Verifier:
         raise ValueError(f"AUTH_VERIFIER: expected 'hs256' or 'package.module:factory', got {settings.auth_verifier!r}")
     factory: Callable[[Settings], Verifier] = getattr(importlib.import_module(module_name), attr)
     return factory(settings)
+
+
+def is_scrape_token(headers: dict[str, str] | Any) -> bool:
+    """The request carries `Authorization: Bearer <METRICS_TOKEN>` (never true when no token is set)."""
+    expected = get_settings().metrics_token
+    if not expected or headers is None:
+        return False
+    value = headers.get("authorization") or headers.get("Authorization") or ""
+    scheme, _, token = value.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode())
 
 
 def authenticate(headers: dict[str, str] | Any, verifier: Verifier | None = None) -> Principal:

@@ -97,7 +97,7 @@ class Api:
         tenant_id = tenant_id if isinstance(tenant_id, str) else None
         # Count and fault before validating: a broken upstream fails whatever it is sent.
         self.state.record_call(service, template, tenant_id)
-        delay, fail_status = self.state.fault_outcome(service, tenant_id)
+        delay, fail_status = self.state.fault_outcome(service, tenant_id, template)
         if delay:
             time.sleep(delay)
         if fail_status is not None:
