@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     procurement_service_url: str = ""
     inventory_service_url: str = ""
     notification_service_url: str = ""
+    sales_service_url: str = ""
+    distribution_service_url: str = ""
     platform_timeout_seconds: float = Field(default=10.0, gt=0)
     # The services' documented client timeouts: a real bakery's forecast takes minutes, not seconds. The
     # step Lambdas' timeouts and the tasks' TimeoutSeconds sit above them (.chalice/config.json, the ASL).
@@ -88,6 +90,14 @@ class Settings(BaseSettings):
     leader_lock_ttl_seconds: int = Field(default=90, gt=0)
     leader_heartbeat_seconds: int = Field(default=30, gt=0)
     dispatch_function_arn: str = ""  # set by the deploy: the target of the schedule rules
+
+    # Enterprise network views: responses cached per parent, route and query (0 = no cache), dropped when
+    # a run covering the network closes; outlets read with at most ENTERPRISE_MAX_CONCURRENCY calls in
+    # flight, each bounded by its own timeout, and the whole fan-out by a deadline.
+    enterprise_cache_ttl_seconds: int = Field(default=60, ge=0, le=3600)
+    enterprise_max_concurrency: int = Field(default=10, ge=1, le=100)
+    enterprise_call_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    enterprise_deadline_seconds: float = Field(default=20.0, gt=0, le=300)
 
     # Wiring produced by the deploy (template outputs / local cloud).
     manifest_bucket: str = ""  # S3 bucket for tenant manifests (the Distributed Map's item source)

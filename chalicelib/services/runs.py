@@ -282,6 +282,10 @@ def after_close(
                 refresh_next_execution(workflow_name)
             except Exception as exc:  # noqa: BLE001 - best effort, see above
                 get_logger().warning("next run not refreshed", extra={"workflow": workflow_name, "error": str(exc)})
+    if closed_execution_id is not None:
+        from chalicelib.services.enterprise import forget_network_views
+
+        forget_network_views(closed_execution_id)  # enterprise dashboards show the run's outcome at once
     return released
 
 

@@ -11,7 +11,16 @@ from datetime import UTC, datetime
 from .data import unit
 from .tenants import demo_tenants
 
-SERVICES = ("tenant", "forecasting", "production", "procurement", "inventory", "notification", "sales")
+SERVICES = (
+    "tenant",
+    "forecasting",
+    "production",
+    "procurement",
+    "inventory",
+    "notification",
+    "sales",
+    "distribution",
+)
 _ANY = object()
 
 
@@ -110,6 +119,10 @@ class SimState:
         ordered = sorted(by_id.values(), key=lambda t: (t["name"], t["id"]))
         with self._lock:  # swap both at once so readers never see a half-built list
             self.tenants, self.sorted_tenants = by_id, ordered
+
+    def children_of(self, parent_id: str) -> list[dict]:
+        """The tenants whose parent is `parent_id` (any status), in listing order."""
+        return [t for t in self.sorted_tenants if t["parent_tenant_id"] == parent_id]
 
     # -- forecasts / notifications -----------------------------------------
     def store_forecast(self, forecast_id: str, tenant_id: str, start: str, days: int) -> None:
