@@ -1,4 +1,5 @@
-"""Step Functions: start executions by deterministic name, read and stop them."""
+"""Step Functions: start executions by deterministic name, read and stop them, and read what the console
+shows (the definition an execution ran, its history, its Distributed Map runs)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+MAX_HISTORY_EVENTS = 25_000  # the history cap of a STANDARD execution
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,44 @@ class Executions:
 
     def stop(self, arn: str, *, error: str, cause: str) -> None:
         self._client.stop_execution(executionArn=arn, error=error, cause=cause[:32000])
+
+    # --- reads for the console ------------------------------------------------------------------------
+    def describe(self, arn: str) -> dict[str, Any]:
+        """DescribeExecution: status, dates, input/output, error/cause, the state machine's ARN."""
+        return dict(self._client.describe_execution(executionArn=arn))
+
+    def definition_for(self, arn: str) -> dict[str, Any]:
+        """The definition this execution ran (not the state machine's current one), parsed."""
+        found = self._client.describe_state_machine_for_execution(executionArn=arn)
+        return dict(json.loads(found["definition"]))
+
+    def history(self, arn: str, *, max_events: int = MAX_HISTORY_EVENTS) -> tuple[list[dict[str, Any]], bool]:
+        """The execution's events, oldest first, reading every page up to `max_events` (a STANDARD
+        execution has at most 25,000). Returns (events, truncated)."""
+        events: list[dict[str, Any]] = []
+        token: str | None = None
+        while len(events) < max_events:
+            page_size = min(1000, max_events - len(events))
+            kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": page_size, "includeExecutionData": True}
+            if token:
+                kwargs["nextToken"] = token
+            page = self._client.get_execution_history(**kwargs)
+            events.extend(dict(e) for e in page["events"])
+            token = page.get("nextToken")
+            if not token:
+                return events[:max_events], len(events) > max_events
+        return events[:max_events], True
+
+    def map_runs(self, arn: str) -> list[dict[str, Any]]:
+        """The Distributed Map runs of an execution, each with its item counts (DescribeMapRun)."""
+        runs = self._client.list_map_runs(executionArn=arn).get("mapRuns", [])
+        described = []
+        for run in runs:
+            try:
+                described.append(dict(self._client.describe_map_run(mapRunArn=run["mapRunArn"])))
+            except self._client.exceptions.ResourceNotFound:
+                described.append(dict(run))
+        return described
 
 
 @cache

@@ -132,9 +132,10 @@ def close_execution(
             workflow.last_status = status
             workflow.last_duration_seconds = duration
             workflow.total_executions += 1
-            workflow.successful_executions += int(succeeded)
-            workflow.failed_executions += int(not succeeded)
-            workflow.consecutive_failures = 0 if succeeded else workflow.consecutive_failures + 1
+            if status != "cancelled":  # an operator's cancel is neither a success nor a failure of the run
+                workflow.successful_executions += int(succeeded)
+                workflow.failed_executions += int(not succeeded)
+                workflow.consecutive_failures = 0 if succeeded else workflow.consecutive_failures + 1
     add_event(session, event_type=event_type, aggregate_id=str(execution.id), payload=event_payload)
     return True
 

@@ -231,10 +231,12 @@ def fail_run(
     now: datetime,
     log_step: str,
     log_data: dict[str, Any] | None = None,
+    status: str = "failed",
 ) -> bool:
     """Close a run that broke (not one tenant) as failed, with its `workflow_failed` event, in the caller's
     transaction; False when it was closed already. A run whose lock a newer run took over ends failed as
-    superseded without touching what belongs to the newer run (the workflow's last_* fields)."""
+    superseded without touching what belongs to the newer run (the workflow's last_* fields).
+    `status="cancelled"`: an operator stopped it; the same close, event and log, under that status."""
     execution_id = str(execution.id)
     counters = steps.progress(session, execution_id)
     affected = [f["tenant_id"] for f in steps.failed_tenants(session, execution_id)]
@@ -251,7 +253,7 @@ def fail_run(
         return runs.close_execution(
             session,
             execution,
-            status="failed",
+            status=status,
             counters=counters,
             error_message=message,
             event_type=WORKFLOW_FAILED,
@@ -267,9 +269,66 @@ def fail_run(
         closed = close(error_message, superseded=True)
     if closed:
         add_logs(
-            session, execution_id, [log_row(log_step, f"run failed: {error_message}", level="ERROR", data=log_data)]
+            session, execution_id, [log_row(log_step, f"run {status}: {error_message}", level="ERROR", data=log_data)]
         )
     return closed
+
+
+CANCEL_STEP = "cancel"
+
+
+def cancel_run(execution_id: str, *, cancelled_by: str, reason: str | None = None) -> dict[str, Any]:
+    """An operator's cancel: stop the Step Functions execution, close the run `cancelled` through the
+    same close as FailRun and the watchdog (status, `workflow_failed` event with the reason and the log
+    row naming who cancelled, in one transaction; a run closed meanwhile is not closed twice), record
+    `result["cancelled_by"]`, then release the run lock.
+
+    Raises RunNotFoundError for an unknown execution and RunNotRunningError when it is not running.
+    """
+    from chalicelib.errors import RunNotFoundError, RunNotRunningError
+
+    now = datetime.now(UTC)
+    with session_scope() as session:
+        try:
+            execution = runs.require_execution(session, execution_id)
+        except ValueError:
+            raise RunNotFoundError(f"execution {execution_id} not found") from None
+        if execution.status in TERMINAL_STATUSES:
+            raise RunNotRunningError(
+                f"execution {execution.execution_name} is {execution.status}: only a running run can be cancelled"
+            )
+        arn, name = execution.execution_arn, execution.execution_name
+        workflow, scope = execution.workflow_name, execution.scope
+    message = f"cancelled by {cancelled_by}" + (f": {reason}" if reason else "")
+    stopped = False
+    if arn:
+        try:
+            Executions().stop(arn, error="Cancelled", cause=message)
+            stopped = True
+        except Exception as exc:  # noqa: BLE001 - already ended or unknown there: the row is closed regardless
+            get_logger().warning("execution not stopped", extra={"execution_arn": arn, "error": str(exc)})
+    with session_scope() as session:
+        execution = runs.require_execution(session, execution_id)
+        closed = fail_run(
+            session,
+            execution,
+            error_message=message,
+            now=now,
+            log_step=CANCEL_STEP,
+            log_data={"cancelled_by": cancelled_by, "reason": reason, "state_machine_stopped": stopped},
+            status="cancelled",
+        )
+        if not closed:
+            raise RunNotRunningError(f"execution {name} is {execution.status}: it closed before the cancel")
+        execution.result = {**(execution.result or {}), "cancelled_by": cancelled_by}
+        summary = runs.execution_summary(execution)
+    try:
+        lock_key: str | None = RunLocks().key(workflow, scope)
+    except LockUnavailableError:
+        lock_key = None
+    released = after_close(lock_key, name, execution_id)
+    get_logger().warning("run cancelled", extra={"execution_name": name, "cancelled_by": cancelled_by})
+    return {**summary, "cancelled_by": cancelled_by, "state_machine_stopped": stopped, "lock_released": released}
 
 
 def after_close(lock_key: str | None, token: str, closed_execution_id: str | None) -> bool:
