@@ -8,6 +8,7 @@ Sections (BENCH_ONLY=e2e,peer,bare,coldstart,ingest,api; default all):
   coldstart  `import app` + the first call of a step handler in a fresh interpreter
   ingest     audit-log rows/s through chalicelib.db.logs.add_logs
   api        GET executions / logs at a fixed rate against seeded rows, served by `chalice local`
+  console    the console page for an execution of BENCH_CONSOLE_TENANTS (10,000) in headless Chromium
 Derived: orchestrated/bare, emulator overhead per Lambda task, AWS cost per tenant per day.
 
 BENCH_QUICK=1 is a smoke run (200 tenants, small datasets). Results go to bench/results.json. The benchmark
@@ -192,6 +193,14 @@ class Bench:
             seconds=self.cfg.api_seconds,
         )
 
+    def console(self) -> dict[str, Any]:
+        from bench import console_load
+
+        database_url = self._fresh()
+        return console_load.run(
+            database_url, self.cfg.redis_url, self.cfg.redis_prefix, tenants=self.cfg.console_tenants
+        )
+
     def _uncontended_cost(self, size: int) -> None:
         """The cost again with each tenant step billed at its one-at-a-time duration (bare section): on AWS
         every Lambda has its own CPU, here 40 share one GIL and their measured durations are inflated."""
@@ -246,6 +255,8 @@ class Bench:
                 self._section("ingestion", self.ingest, "ingest")
             if cfg.wants("api"):
                 self._section("api", self.api, "api")
+            if cfg.wants("console"):
+                self._section("console", self.console, "console")
         finally:
             self.simulator.stop()
             shutil.rmtree(self.data_dir, ignore_errors=True)
@@ -450,6 +461,21 @@ def table(results: dict[str, Any]) -> Table:
                 _target("api_p99_ms"),
                 _verdict(met("api_p99_ms", a["p99_ms"]) if not a["errors"] else False),
             )
+    page = results.get("console")
+    if page:
+        t.add_row(
+            f"console page, execution of {page['tenants']:,} tenants (new browser context)",
+            f"median {_fmt(page['page_load_median_ms'])} ms, first {_fmt(page['page_load_cold_ms'])} ms "
+            f"({len(page['page_load_ms'])} loads)",
+            _target("console_load_ms"),
+            _verdict(met("console_load_ms", page["page_load_median_ms"])),
+        )
+        t.add_row(
+            "console routes (median of 5)",
+            "; ".join(f"{name} {ms:.0f} ms" for name, ms in page["route_ms"].items()),
+            "-",
+            "",
+        )
     for key in results.get("errors", {}):
         t.add_row(key, "[red]error (see results.json)[/]", "", "")
     return t

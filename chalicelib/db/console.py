@@ -29,10 +29,14 @@ def step_counts(session: Session, execution_id: str, *, tenant_id: str | None = 
     return {name: (int(done or 0), int(failed or 0)) for name, done, failed in rows}
 
 
-def tenant_summaries(session: Session, execution_id: str, *, tenant_id: str | None = None) -> dict[str, dict[str, Any]]:
-    """Per tenant with at least one step row: steps completed and failed, whether its last step
-    completed, the time spent in its steps and when its last step was recorded."""
+def tenant_summaries(
+    session: Session, execution_id: str, *, tenant_id: str | None = None, tenant_ids: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per tenant with at least one step row (all, one, or those listed): steps completed and failed,
+    whether its last step completed, the time spent in its steps and when its last step was recorded."""
     only = [StepRun.tenant_id == tenant_id] if tenant_id is not None else []
+    if tenant_ids is not None:
+        only.append(StepRun.tenant_id.in_(tenant_ids))
     rows = session.execute(
         select(
             StepRun.tenant_id,
@@ -57,9 +61,13 @@ def tenant_summaries(session: Session, execution_id: str, *, tenant_id: str | No
     }
 
 
-def failures(session: Session, execution_id: str, *, tenant_id: str | None = None) -> dict[str, dict[str, Any]]:
-    """Per failed tenant: its first failed step (pipeline order is the caller's) and the error."""
+def failures(
+    session: Session, execution_id: str, *, tenant_id: str | None = None, tenant_ids: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per failed tenant (all, one, or those listed): its first failed step and the error."""
     only = [StepRun.tenant_id == tenant_id] if tenant_id is not None else []
+    if tenant_ids is not None:
+        only.append(StepRun.tenant_id.in_(tenant_ids))
     rows = session.execute(
         select(StepRun.tenant_id, StepRun.step_name, StepRun.error_type, StepRun.error_message)
         .where(StepRun.execution_id == uuid.UUID(execution_id), StepRun.status == "failed", *only)
@@ -87,3 +95,46 @@ def tenant_steps(session: Session, execution_id: str, tenant_id: str) -> dict[st
         }
         for r in rows
     }
+
+
+def _per_tenant(execution_id: str) -> Any:
+    """Subquery: one row per tenant with step rows (failed steps, final step completed)."""
+    return (
+        select(
+            StepRun.tenant_id.label("tenant_id"),
+            func.sum(case((StepRun.status == "failed", 1), else_=0)).label("failed"),
+            func.sum(case(((StepRun.step_name == FINAL_STEP) & (StepRun.status == "completed"), 1), else_=0)).label(
+                "final"
+            ),
+        )
+        .where(StepRun.execution_id == uuid.UUID(execution_id))
+        .group_by(StepRun.tenant_id)
+        .subquery()
+    )
+
+
+def tenant_state_counts(session: Session, execution_id: str) -> dict[str, int]:
+    """Tenants with step rows: how many failed, finished (last step completed, none failed), and in all —
+    counted by the database, one row back whatever the number of tenants."""
+    per = _per_tenant(execution_id)
+    failed, finished, started = session.execute(
+        select(
+            func.coalesce(func.sum(case((per.c.failed > 0, 1), else_=0)), 0),
+            func.coalesce(func.sum(case(((per.c.failed == 0) & (per.c.final > 0), 1), else_=0)), 0),
+            func.count(),
+        )
+    ).one()
+    return {"failed": int(failed), "completed": int(finished), "started": int(started)}
+
+
+def tenants_in_state(session: Session, execution_id: str, state: str) -> set[str]:
+    """Ids of the tenants with step rows in `state`: failed, completed (finished, none failed), running
+    (started, neither) or started (any)."""
+    per = _per_tenant(execution_id)
+    condition = {
+        "failed": per.c.failed > 0,
+        "completed": (per.c.failed == 0) & (per.c.final > 0),
+        "running": (per.c.failed == 0) & (per.c.final == 0),
+        "started": per.c.failed >= 0,
+    }[state]
+    return set(session.scalars(select(per.c.tenant_id).where(condition)))

@@ -14,7 +14,7 @@ then succeeded on a retry), aborted (the execution was stopped while in it).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -80,6 +80,19 @@ def walk_states(definition: Mapping[str, Any], steps: Iterable[str]) -> list[Sta
 
     visit(definition.get("States", {}), None)
     return found
+
+
+_ENDINGS = {
+    "ExecutionSucceeded": "SUCCEEDED",
+    "ExecutionFailed": "FAILED",
+    "ExecutionAborted": "ABORTED",
+    "ExecutionTimedOut": "TIMED_OUT",
+}
+
+
+def execution_status(events: Sequence[Mapping[str, Any]]) -> str:
+    """The execution's status as its history ends: SUCCEEDED, FAILED, ABORTED, TIMED_OUT or RUNNING."""
+    return _ENDINGS.get(str(events[-1].get("type")), "RUNNING") if events else "RUNNING"
 
 
 def _cut(value: Any) -> tuple[str | None, bool]:

@@ -8,6 +8,7 @@ their input, output or cause (those may name other tenants).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters.manifests import manifest_key, read_manifest
@@ -18,6 +19,7 @@ from chalicelib.db.readmodels import visible_execution
 from chalicelib.domain.console import (
     MAX_DATA_CHARS,
     STATUSES,
+    execution_status,
     map_item_states,
     state_runs,
     tenant_item_states,
@@ -65,10 +67,9 @@ def execution_graph(
     if not arn:
         raise NotInStepFunctions(execution_id)
     sfn = executions or Executions()
-    described = sfn.describe(arn)
-    definition = sfn.definition_for(arn)
+    definition, state_machine_arn = sfn.definition_for(arn)
     events, truncated = sfn.history(arn)
-    sfn_status = str(described["status"])
+    sfn_status = execution_status(events)
     steps = (*DAILY_STEPS, *RUN_STEPS)
     infos = walk_states(definition, steps)
     runs = state_runs(events)
@@ -105,11 +106,18 @@ def execution_graph(
                 )
         for name, view in inner.items():
             views[name] = {**_empty(), **view}
-        map_runs = sfn.map_runs(arn)
+        map_run_arn = next(
+            (
+                e["mapRunStartedEventDetails"].get("mapRunArn")
+                for e in events
+                if e.get("type") == "MapRunStarted" and isinstance(e.get("mapRunStartedEventDetails"), dict)
+            ),
+            None,
+        )
         map_view = {
             "state": map_state,
-            "map_run_arn": map_runs[0].get("mapRunArn") if map_runs else None,
-            "item_counts": map_runs[0].get("itemCounts") if map_runs else None,
+            "map_run_arn": map_run_arn,
+            "item_counts": sfn.map_run(map_run_arn).get("itemCounts") if map_run_arn else None,
             "tenant_id": tenant_id,
         }
     for info in infos:
@@ -118,10 +126,10 @@ def execution_graph(
         "execution_id": row["id"],
         "execution_name": row["execution_name"],
         "execution_arn": arn,
-        "state_machine_arn": described.get("stateMachineArn"),
+        "state_machine_arn": state_machine_arn,
         "sfn_status": sfn_status,
-        "start_date": described.get("startDate"),
-        "stop_date": described.get("stopDate"),
+        "start_date": events[0].get("timestamp") if events else None,
+        "stop_date": events[-1].get("timestamp") if sfn_status != "RUNNING" and events else None,
         "definition": definition,
         "states": views,
         "map": map_view,
@@ -198,68 +206,113 @@ def execution_tenants(
 ) -> dict[str, Any]:
     """The Map's tenants in Map order (the run's manifest; tenants with step rows but not in it after),
     each with its status, steps, failing step, error and time in steps; filtered by a case-insensitive
-    search of id or name and by status; `limit` from position `cursor`."""
+    search of id or name and by status; `limit` from position `cursor`.
+
+    The database counts the statuses and names the tenants of a status; step details are read for the
+    page's tenants only, so a page of an execution of 10,000 tenants reads a page of rows."""
     row = _row(execution_id, tenant_scope)
-    only = tenant_scope
     bucket = get_settings().manifest_bucket
     manifest = read_manifest(bucket, manifest_key(row["execution_name"])) if bucket else ()
-    with session_scope() as session:
-        summaries = console_db.tenant_summaries(session, execution_id, tenant_id=only)
-        failed = console_db.failures(session, execution_id, tenant_id=only)
     running = row["status"] == "running"
-    ordered: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for item in manifest:
-        tenant = str(item.get("id"))
-        if only is not None and tenant != only:
-            continue
-        seen.add(tenant)
-        ordered.append({"tenant_id": tenant, "name": item.get("name"), "tier": item.get("subscription_tier")})
-    for tenant in sorted(set(summaries) - seen):
-        ordered.append({"tenant_id": tenant, "name": None, "tier": None})
-    counts = dict.fromkeys(TENANT_STATUSES, 0)
-    needle = (search or "").strip().lower()
-    matched: list[dict[str, Any]] = []
-    for entry in ordered:
-        summary = summaries.get(entry["tenant_id"])
-        failure = failed.get(entry["tenant_id"])
-        if failure is not None:
-            state = "failed"
-        elif summary is None:
-            state = "pending" if running else "not_run"
-        elif summary["finished"]:
-            state = "completed"
-        else:
-            state = "running" if running else "not_run"
-        counts[state] += 1
-        if status is not None and state != status:
-            continue
-        if needle and needle not in entry["tenant_id"].lower() and needle not in (entry["name"] or "").lower():
-            continue
-        matched.append({**entry, "status": state, "summary": summary, "failure": failure})
-    page = matched[cursor : cursor + limit]
-    tenants = [
-        {
-            "tenant_id": m["tenant_id"],
-            "name": m["name"],
-            "tier": m["tier"],
-            "status": m["status"],
-            "steps_completed": (m["summary"] or {}).get("steps_completed", 0),
-            "steps_failed": (m["summary"] or {}).get("steps_failed", 0),
-            "duration_ms": (m["summary"] or {}).get("duration_ms"),
-            "last_step_at": (m["summary"] or {}).get("last_step_at"),
-            "failed_step": (m["failure"] or {}).get("failed_step"),
-            "error_type": (m["failure"] or {}).get("error_type"),
-            "error_message": ((m["failure"] or {}).get("error_message") or None),
+    names = {str(i.get("id")): i for i in manifest}
+    with session_scope() as session:
+        counted = console_db.tenant_state_counts(session, execution_id)
+        started: set[str] | None = None
+        if (
+            tenant_scope is not None
+            or not manifest
+            or counted["started"] > len(names)
+            or status
+            in (
+                "pending",
+                "not_run",
+            )
+        ):
+            started = console_db.tenants_in_state(session, execution_id, "started")
+        order = list(names)
+        if started is not None:
+            order += sorted(started - names.keys())
+        if tenant_scope is not None:
+            order = [t for t in order if t == tenant_scope]
+        wanted = _with_status(session, execution_id, status, running, started) if status else None
+        needle = (search or "").strip().lower()
+        matched = [
+            t
+            for t in order
+            if (wanted is None or wanted(t))
+            and (not needle or needle in t.lower() or needle in str(names.get(t, {}).get("name") or "").lower())
+        ]
+        page = matched[cursor : cursor + limit]
+        summaries = console_db.tenant_summaries(session, execution_id, tenant_ids=page) if page else {}
+        failed = console_db.failures(session, execution_id, tenant_ids=page) if page else {}
+    tenants = []
+    for tenant in page:
+        summary, failure = summaries.get(tenant) or {}, failed.get(tenant) or {}
+        tenants.append(
+            {
+                "tenant_id": tenant,
+                "name": names.get(tenant, {}).get("name"),
+                "tier": names.get(tenant, {}).get("subscription_tier"),
+                "status": _tenant_state(summary, failure, running),
+                "steps_completed": summary.get("steps_completed", 0),
+                "steps_failed": summary.get("steps_failed", 0),
+                "duration_ms": summary.get("duration_ms"),
+                "last_step_at": summary.get("last_step_at"),
+                "failed_step": failure.get("failed_step"),
+                "error_type": failure.get("error_type"),
+                "error_message": failure.get("error_message") or None,
+            }
+        )
+    total = len(order)
+    if tenant_scope is not None:  # its own row only
+        counts = dict.fromkeys(TENANT_STATUSES, 0)
+        if order:
+            with session_scope() as session:
+                own = console_db.tenant_summaries(session, execution_id, tenant_id=tenant_scope)
+                own_failure = console_db.failures(session, execution_id, tenant_id=tenant_scope)
+            counts[_tenant_state(own.get(tenant_scope) or {}, own_failure.get(tenant_scope) or {}, running)] = 1
+    else:
+        unfinished = counted["started"] - counted["failed"] - counted["completed"]
+        counts = {
+            "pending": (total - counted["started"]) if running else 0,
+            "running": unfinished if running else 0,
+            "completed": counted["completed"],
+            "failed": counted["failed"],
+            "not_run": 0 if running else (total - counted["started"]) + unfinished,
         }
-        for m in page
-    ]
     end = cursor + len(page)
     return {
         "tenants": tenants,
         "count": len(tenants),
         "matched": len(matched),
-        "total": len(ordered),
+        "total": total,
         "counts": counts,
         "next_cursor": end if end < len(matched) else None,
     }
+
+
+def _tenant_state(summary: dict[str, Any], failure: dict[str, Any], running: bool) -> str:
+    if failure:
+        return "failed"
+    if not summary:
+        return "pending" if running else "not_run"
+    if summary.get("finished"):
+        return "completed"
+    return "running" if running else "not_run"
+
+
+def _with_status(
+    session: Any, execution_id: str, status: str, running: bool, started: set[str] | None
+) -> Callable[[str], bool]:
+    """A test for `tenant has status`, from the set of tenants the database puts in it."""
+    if status in ("failed", "completed"):
+        ids = console_db.tenants_in_state(session, execution_id, status)
+        return ids.__contains__
+    unfinished = console_db.tenants_in_state(session, execution_id, "running")
+    begun = started if started is not None else console_db.tenants_in_state(session, execution_id, "started")
+    if status == "running":
+        return (lambda t: t in unfinished) if running else (lambda t: False)
+    if status == "pending":
+        return (lambda t: t not in begun) if running else (lambda t: False)
+    # not_run: the run is over and the tenant never started or never finished
+    return (lambda t: False) if running else (lambda t: t not in begun or t in unfinished)

@@ -187,7 +187,7 @@ async function start() {
   const c = session.claims;
   document.getElementById("who").textContent = `${c.sub} · ${c.role.replace(/_/g, " ")}${c.tenant_id ? ` · tenant ${c.tenant_id}` : ""}`;
   document.getElementById("signout").hidden = false;
-  await discover();
+  discover(); // the optional views' links appear when it answers; the first view does not wait for it
   await route();
 }
 

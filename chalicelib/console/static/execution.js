@@ -242,21 +242,22 @@ export async function render(root, params) {
     }
   }
 
-  async function refresh() {
+  async function refresh(first = false) {
     clearTimeout(timer);
-    let e;
-    try {
-      e = await loadExecution();
-    } catch (err) {
-      fill(head, errorBox(err));
-      return;
-    }
-    await Promise.all([loadGraph(), loadTenants()]);
-    if (e.status === "running" || e.status === "pending") timer = setTimeout(refresh, REFRESH_MS);
+    // The header, graph, tenants (and on the first load the logs) are fetched side by side.
+    const [e] = await Promise.all([
+      loadExecution().catch((err) => {
+        fill(head, errorBox(err));
+        return null;
+      }),
+      loadGraph(),
+      loadTenants(),
+      first ? loadLogs(true) : null,
+    ]);
+    if (e && (e.status === "running" || e.status === "pending")) timer = setTimeout(refresh, REFRESH_MS);
   }
 
-  await refresh();
-  await loadLogs(true);
+  await refresh(true);
 }
 
 function pretty(text) {

@@ -184,7 +184,9 @@ def test_cancel_stops_the_run_closes_it_cancelled_once_and_releases_its_lock(
     assert (cancelled["status"], cancelled["cancelled_by"]) == ("cancelled", "ops-jane")
     assert cancelled["state_machine_stopped"] and cancelled["lock_released"]
     sfn = stack.cloud.client("stepfunctions")
-    assert sfn.describe_execution(executionArn=stack.execution_arn(name))["status"] == "ABORTED"
+    # (moto's StopExecution takes effect when the interpreter next looks: poll)
+    arn = stack.execution_arn(name)
+    wait_until(lambda: sfn.describe_execution(executionArn=arn)["status"] == "ABORTED", timeout=60)
     assert RunLocks().holder(RunLocks().key("daily_operations", "Europe/Madrid")) is None
     # AND a second cancel is a conflict, an unknown one is not found
     status, again = api.post(f"/executions/{execution_id}/cancel", token=operator)
