@@ -34,7 +34,8 @@ export class ApiError extends Error {
 }
 
 export async function api(path, { method = "GET", body, query } = {}) {
-  const url = new URL(path.startsWith("/") && !path.startsWith(API) && !path.startsWith("/openapi") ? API + path : path, location.origin);
+  // Paths are relative to the orchestrator's prefix unless they name their own (/api/..., /openapi.json).
+  const url = new URL(path.startsWith("/api/") || path.startsWith("/openapi") ? path : API + path, location.origin);
   for (const [key, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
   }

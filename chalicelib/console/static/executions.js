@@ -94,7 +94,7 @@ function listTable(executions) {
           h("td", {}, h("a", { href: `#/executions/${e.id}`, class: "mono" }, e.execution_name)),
           h("td", {}, e.workflow_name),
           h("td", {}, e.scope),
-          h("td", {}, e.trigger.replace("catchup", "catch-up")),
+          h("td", {}, e.trigger.replace(/catch_?up/, "catch-up")),
           h("td", {}, badge(e.status)),
           h("td", { class: "nowrap" }, when(e.started_at)),
           h("td", { class: "nowrap" }, seconds(e.duration_seconds)),

@@ -39,16 +39,21 @@ export async function renderNetwork(root) {
   const parent = h("input", { id: "parent-tenant", placeholder: "parent tenant id", value: session.claims.tenant_id || "" });
   const out = h("div", {});
   const form = h("form", { class: "filters" }, parent, h("button", { type: "submit" }, "Show"));
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  async function show() {
     try {
       fill(out, generic(await api(path.replace("{parent_tenant}", encodeURIComponent(parent.value.trim())))));
     } catch (err) {
       fill(out, errorBox(err));
     }
+  }
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    show();
   });
-  root.append(isAdmin() ? form : null, out);
-  if (parent.value) form.requestSubmit();
+  // A platform admin picks the parent; a tenant's token shows its own network.
+  if (isAdmin()) root.append(form);
+  root.append(out);
+  if (parent.value) await show();
 }
 
 function findSeries(data) {

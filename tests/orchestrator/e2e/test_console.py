@@ -229,3 +229,26 @@ def _other(failed_run: dict[str, Any]) -> str:
             .order_by(StepRun.tenant_id)
         ).all()
     return next(t for t in tenants if t != failed_run["victim"]["id"])
+
+
+def test_the_network_view_appears_with_the_enterprise_routes_and_shows_the_parents_dashboard(
+    browser: Any, console_url: str, e2e_stack: Any, screenshots: Path
+) -> None:
+    # GIVEN the enterprise parent of the demo tenants and its admin's token
+    parent = next(
+        t
+        for t in e2e_stack.simulator.state.sorted_tenants
+        if t["subscription_tier"] == "enterprise" and not t.get("parent_tenant_id")
+    )
+    token = issue_token(subject="hq", role="tenant_admin", tenant_id=parent["id"], tier="enterprise")
+    page = page_for(browser, console_url, token)
+    # WHEN the API lists the enterprise dashboard route, the Network view is offered; it opens on the parent
+    network = page.locator('#nav a[data-view="network"]')
+    network.wait_for()
+    network.click()
+    # THEN the parent's dashboard is shown (numbers as cards)
+    page.wait_for_selector(".view .card.stat")
+    assert page.locator(".view .card.stat").count() > 0
+    assert page.locator(".view .error").count() == 0
+    page.screenshot(path=str(screenshots / "10-network.png"), full_page=True)
+    page.context.close()

@@ -215,9 +215,9 @@ def test_cancel_stops_the_run_closes_it_cancelled_once_and_releases_its_lock(
             select(ExecutionLog).where(ExecutionLog.execution_id == row.id, ExecutionLog.step_name == "cancel")
         ).all()
         assert row.status == "cancelled" and row.error_message == "cancelled by ops-jane: wrong date"
-        assert row.result["cancelled_by"] == "ops-jane"
+        assert row.result_summary["cancelled_by"] == "ops-jane"
     assert [(e.event_type, e.payload["error_message"]) for e in events] == [
-        ("workflow_failed", "cancelled by ops-jane: wrong date")
+        ("orchestrator_workflow_failed", "cancelled by ops-jane: wrong date")
     ]
     assert [log.data["cancelled_by"] for log in logs] == ["ops-jane"]
     # AND the list shows it cancelled
