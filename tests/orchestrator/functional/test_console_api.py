@@ -29,6 +29,13 @@ def api(stack: Any) -> Any:
         yield Api(test_client.http)
 
 
+def standalone(stack: Any) -> list[dict[str, Any]]:
+    """Madrid tenants outside the enterprise group (whose runs the enterprise tests count)."""
+    return [
+        t for t in madrid_tenants(stack) if not t.get("parent_tenant_id") and t["subscription_tier"] != "enterprise"
+    ]
+
+
 @pytest.fixture(scope="module")
 def failed_run(stack: Any) -> dict[str, Any]:
     """A manual run of two Madrid tenants where procurement fails (every retry) for the first."""
@@ -36,7 +43,7 @@ def failed_run(stack: Any) -> dict[str, Any]:
 
     from app import app
 
-    victim, healthy = (t["id"] for t in madrid_tenants(stack)[6:8])
+    victim, healthy = (t["id"] for t in standalone(stack)[4:6])
     stack.simulator.state.set_fault("procurement", status_code=500, error_rate=1.0, tenant_ids=[victim])
     try:
         with Client(app, stage_name="local") as client:
@@ -170,7 +177,7 @@ def test_cancel_stops_the_run_closes_it_cancelled_once_and_releases_its_lock(
     from chalicelib.services.runs import finish_run
 
     # GIVEN a run whose forecasts hang, so it is still running
-    tenants = [t["id"] for t in madrid_tenants(stack)[8:10]]
+    tenants = [t["id"] for t in standalone(stack)[2:4]]
     simulator.state.set_fault("forecasting", hang_seconds=6.0)
     status, body = api.post("/workflows/daily_operations/execute", {"tenant_ids": tenants, "run_date": "2029-02-11"})
     assert status == 202, body
