@@ -9,6 +9,7 @@ Sections (BENCH_ONLY=e2e,peer,bare,coldstart,ingest,api,enterprise; default all)
   ingest     audit-log rows/s through chalicelib.db.logs.add_logs
   api        GET executions / logs at a fixed rate against seeded rows, served by `chalice local`
   enterprise the enterprise dashboard of the 50-outlet network, cold (computed) and cached, one at a time
+  console    the console page for an execution of BENCH_CONSOLE_TENANTS (10,000) in headless Chromium
 Derived: orchestrated/bare, emulator overhead per Lambda task, AWS cost per tenant per day.
 
 BENCH_QUICK=1 is a smoke run (200 tenants, small datasets). Results go to bench/results.json. The benchmark
@@ -206,6 +207,14 @@ class Bench:
             cached_requests=self.cfg.enterprise_cached,
         )
 
+    def console(self) -> dict[str, Any]:
+        from bench import console_load
+
+        database_url = self._fresh()
+        return console_load.run(
+            database_url, self.cfg.redis_url, self.cfg.redis_prefix, tenants=self.cfg.console_tenants
+        )
+
     def _uncontended_cost(self, size: int) -> None:
         """The cost again with each tenant step billed at its one-at-a-time duration (bare section): on AWS
         every Lambda has its own CPU, here 40 share one GIL and their measured durations are inflated."""
@@ -262,6 +271,8 @@ class Bench:
                 self._section("api", self.api, "api")
             if cfg.wants("enterprise"):
                 self._section("enterprise dashboard", self.enterprise, "enterprise")
+            if cfg.wants("console"):
+                self._section("console", self.console, "console")
         finally:
             self.simulator.stop()
             shutil.rmtree(self.data_dir, ignore_errors=True)
@@ -482,6 +493,21 @@ def table(results: dict[str, Any]) -> Table:
         t.add_row(
             "  (chalice local's own floor: GET /executions?limit=1)",
             f"p50 {_fmt(floor['p50_ms'])} / p99 {_fmt(floor['p99_ms'])} ms",
+            "-",
+            "",
+        )
+    page = results.get("console")
+    if page:
+        t.add_row(
+            f"console page, execution of {page['tenants']:,} tenants (new browser context)",
+            f"median {_fmt(page['page_load_median_ms'])} ms, first {_fmt(page['page_load_cold_ms'])} ms "
+            f"({len(page['page_load_ms'])} loads)",
+            _target("console_load_ms"),
+            _verdict(met("console_load_ms", page["page_load_median_ms"])),
+        )
+        t.add_row(
+            "console routes (median of 5)",
+            "; ".join(f"{name} {ms:.0f} ms" for name, ms in page["route_ms"].items()),
             "-",
             "",
         )

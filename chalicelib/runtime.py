@@ -7,13 +7,16 @@ from __future__ import annotations
 
 def reset() -> None:
     """Forget the cached settings and every client and engine built from them."""
+    from chalicelib.adapters.manifests import forget_manifests, get_s3_client
     from chalicelib.adapters.platform import get_platform_client
     from chalicelib.adapters.redis_client import get_redis
-    from chalicelib.adapters.stepfunctions import get_probe_client, get_sfn_client
+    from chalicelib.adapters.stepfunctions import forget_executions, get_probe_client, get_sfn_client
     from chalicelib.db.engine import dispose_engines
     from chalicelib.settings import get_settings
 
     get_settings.cache_clear()
-    for cached in (get_platform_client, get_redis, get_sfn_client, get_probe_client):
+    for cached in (get_platform_client, get_redis, get_sfn_client, get_probe_client, get_s3_client):
         cached.cache_clear()
+    forget_manifests()
+    forget_executions()
     dispose_engines()

@@ -219,6 +219,8 @@ class ExecutionView(BaseModel):
     steps_total: int
     steps_completed: int
     steps_failed: int
+    execution_arn: str | None = Field(default=None, description="the Step Functions execution")
+    cost_eur: float | None = Field(default=None, description="estimated AWS cost of the run (EUR), once closed")
 
 
 class ExecutionPage(BaseModel):

@@ -130,6 +130,8 @@ def execution_view(
         "duration_seconds": execution.duration_seconds,
         "error_message": execution.error_message,
         "retry_of": retry_of,
+        "execution_arn": execution.execution_arn,
+        "cost_eur": ((execution.result_summary or {}).get("cost") or {}).get("eur_total"),
         **{
             k: getattr(execution, k)
             for k in (
@@ -536,3 +538,8 @@ def running_counts(session: Session) -> list[tuple[str, int]]:
         .order_by(Execution.workflow_name)
     )
     return [(wf, int(count)) for wf, count in rows]
+
+
+def visible_execution(session: Session, execution_id: str, *, tenant_scope: str | None) -> Execution:
+    """The execution, or LookupError when unknown or (for a tenant caller) not visible to that tenant."""
+    return _load_visible(session, execution_id, tenant_scope)

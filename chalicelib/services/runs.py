@@ -252,6 +252,63 @@ def fail_run(
     return closed
 
 
+CANCEL_STEP = "cancel"
+
+
+def cancel_run(execution_id: str, *, cancelled_by: str, reason: str | None = None) -> dict[str, Any]:
+    """An operator's cancel: stop the Step Functions execution, close the run `cancelled` through the
+    same close as FailRun and the watchdog (status, `orchestrator_workflow_failed` event with the reason and the log
+    row naming who cancelled, in one transaction; a run closed meanwhile is not closed twice), record
+    `result_summary["cancelled_by"]`, then release the run lock.
+
+    Raises RunNotFoundError for an unknown execution and RunNotRunningError when it is not running.
+    """
+    from chalicelib.errors import RunNotFoundError, RunNotRunningError
+
+    now = datetime.now(UTC)
+    with session_scope() as session:
+        try:
+            execution = runs.require_execution(session, execution_id)
+        except ValueError:
+            raise RunNotFoundError(f"execution {execution_id} not found") from None
+        if execution.status in TERMINAL_STATUSES:
+            raise RunNotRunningError(
+                f"execution {execution.execution_name} is {execution.status}: only a running run can be cancelled"
+            )
+        arn, name = execution.execution_arn, execution.execution_name
+        workflow, scope = execution.workflow_name, execution.scope
+    message = f"cancelled by {cancelled_by}" + (f": {reason}" if reason else "")
+    stopped = False
+    if arn:
+        try:
+            Executions().stop(arn, error="Cancelled", cause=message)
+            stopped = True
+        except Exception as exc:  # noqa: BLE001 - already ended or unknown there: the row is closed regardless
+            get_logger().warning("execution not stopped", extra={"execution_arn": arn, "error": str(exc)})
+    with session_scope() as session:
+        execution = runs.require_execution(session, execution_id)
+        closed = fail_run(
+            session,
+            execution,
+            error_message=message,
+            now=now,
+            log_step=CANCEL_STEP,
+            log_data={"cancelled_by": cancelled_by, "reason": reason, "state_machine_stopped": stopped},
+            status="cancelled",
+        )
+        if not closed:
+            raise RunNotRunningError(f"execution {name} is {execution.status}: it closed before the cancel")
+        execution.result_summary = {**(execution.result_summary or {}), "cancelled_by": cancelled_by}
+        summary = runs.execution_summary(execution)
+    try:
+        lock_key: str | None = RunLocks().key(workflow, scope)
+    except LockUnavailableError:
+        lock_key = None
+    released = after_close(lock_key, name, execution_id, workflow)
+    get_logger().warning("run cancelled", extra={"execution_name": name, "cancelled_by": cancelled_by})
+    return {**summary, "cancelled_by": cancelled_by, "state_machine_stopped": stopped, "lock_released": released}
+
+
 def after_close(
     lock_key: str | None, token: str, closed_execution_id: str | None, workflow_name: str | None = None
 ) -> bool:
