@@ -57,3 +57,10 @@ if ! up 5672; then
   rabbitmq-server -detached || true
   wait_for 5672 RabbitMQ 120
 fi
+
+# --- promtool (Prometheus' checker: the tests run it over /metrics, the alert rules and their unit tests) --
+if ! command -v promtool >/dev/null; then
+  echo "ensure-services: installing promtool (Debian package prometheus)"
+  apt_install --no-install-recommends prometheus \
+    || echo "ensure-services: could not install prometheus; the promtool tests will skip saying so" >&2
+fi
