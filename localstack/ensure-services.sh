@@ -64,3 +64,23 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "ensure-services: installing Chromium"
   apt_install chromium
 fi
+
+# --- promtool (Prometheus' checker: the tests run it over /metrics, the alert rules and their unit tests) --
+if ! command -v promtool >/dev/null; then
+  echo "ensure-services: installing promtool (Debian package prometheus)"
+  apt_install --no-install-recommends prometheus \
+    || echo "ensure-services: could not install prometheus; the promtool tests will skip saying so" >&2
+fi
+
+# --- The AsyncAPI parser (npm, pinned in tests/tools/asyncapi): the tests validate contracts/asyncapi.yaml --
+asyncapi_tool="$(cd "$(dirname "$0")/.." && pwd)/tests/tools/asyncapi"
+if [ ! -d "$asyncapi_tool/node_modules/@asyncapi/parser" ]; then
+  command -v npm >/dev/null || { echo "ensure-services: installing Node.js and npm"; apt_install nodejs npm || true; }
+  if command -v npm >/dev/null; then
+    echo "ensure-services: installing the AsyncAPI parser (npm ci in tests/tools/asyncapi)"
+    npm ci --prefix "$asyncapi_tool" --no-audit --no-fund --ignore-scripts --silent \
+      || echo "ensure-services: npm ci failed; the AsyncAPI parser test will skip saying so" >&2
+  else
+    echo "ensure-services: npm is not available; the AsyncAPI parser test will skip saying so" >&2
+  fi
+fi

@@ -38,6 +38,29 @@ ERROR_TEXT = {
 }
 
 
+def _admits_null(schema: dict[str, Any]) -> bool:
+    kind = schema.get("type")
+    if kind == "null" or (isinstance(kind, list) and "null" in kind) or ("const" in schema and schema["const"] is None):
+        return True
+    if "enum" in schema and None in schema["enum"]:
+        return True
+    return any(_admits_null(b) for key in ("anyOf", "oneOf") for b in schema.get(key, []) if isinstance(b, dict))
+
+
+def strictly_valid(node: Any) -> Any:
+    """The document as validators and client generators read it: a `default` of null only where null is an
+    allowed value. (pydantic writes `default: null` for a field that may be left out but not sent as null;
+    such a field is simply not required.) Applied to every schema, so routes added later follow the rule."""
+    if isinstance(node, list):
+        return [strictly_valid(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    fixed = {key: strictly_valid(value) for key, value in node.items()}
+    if "default" in fixed and fixed["default"] is None and not _admits_null(fixed):
+        del fixed["default"]
+    return fixed
+
+
 def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
     """A query parameter is absent rather than null: drop the null branch and the null default."""
     schema = {k: v for k, v in schema.items() if not (k == "default" and v is None)}
@@ -134,18 +157,20 @@ def build_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         paths.setdefault(op.full_path, {})[op.method.lower()] = _operation(op, refs)  # type: ignore[arg-type]
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Bakery orchestrator API",
-            "version": "1.0.0",
-            "description": "Workflows, executions, schedule, health and metrics of the bakery orchestrator. "
-            'Errors: {"error": code, "message": ..., "field": ...}.',
-        },
-        "paths": dict(sorted(paths.items())),
-        "components": {
-            "schemas": defs.get("$defs", {}),
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-        },
-        "security": [{"bearerAuth": []}],
-    }
+    return strictly_valid(
+        {
+            "openapi": "3.1.0",
+            "info": {
+                "title": "Bakery orchestrator API",
+                "version": "1.0.0",
+                "description": "Workflows, executions, schedule, health and metrics of the bakery orchestrator. "
+                'Errors: {"error": code, "message": ..., "field": ...}.',
+            },
+            "paths": dict(sorted(paths.items())),
+            "components": {
+                "schemas": defs.get("$defs", {}),
+                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            },
+            "security": [{"bearerAuth": []}],
+        }
+    )

@@ -20,13 +20,15 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from chalicelib.db.models import Execution, ExecutionLog, ExecutionRetry, Leader, StepRun
-from chalicelib.db.sql import aware
+from chalicelib.db.models import Execution, ExecutionLog, ExecutionRetry, Leader, OutboxEvent, StepRun, Workflow
+from chalicelib.db.sql import aware, aware_required
 from chalicelib.db.steps import failed_tenants, progress
 from chalicelib.domain.constants import TERMINAL_STATUSES
 from chalicelib.domain.models import DAILY_STEPS, FINAL_STEP
 
 FAILED_STATUSES = ("failed", "completed_with_failures")
+# A run that did not fail (tenant failures included), as the success rate counts it.
+SUCCEEDED_STATUSES = ("completed", "completed_with_failures")
 
 
 # --- cursors ------------------------------------------------------------------------------------------------
@@ -543,3 +545,52 @@ def running_counts(session: Session) -> list[tuple[str, int]]:
 def visible_execution(session: Session, execution_id: str, *, tenant_scope: str | None) -> Execution:
     """The execution, or LookupError when unknown or (for a tenant caller) not visible to that tenant."""
     return _load_visible(session, execution_id, tenant_scope)
+
+
+def workflow_types(session: Session) -> dict[str, str]:
+    """Workflow name -> its type (daily, weekly, monthly, on_demand)."""
+    return {name: kind for name, kind in session.execute(select(Workflow.name, Workflow.workflow_type))}
+
+
+def last_successes(session: Session) -> list[tuple[str, str, datetime]]:
+    """(workflow, scope, when its latest run that did not fail finished), per workflow and scope."""
+    rows = session.execute(
+        select(Execution.workflow_name, Execution.scope, func.max(Execution.completed_at))
+        .where(Execution.status.in_(SUCCEEDED_STATUSES), Execution.completed_at.is_not(None))
+        .group_by(Execution.workflow_name, Execution.scope)
+        .order_by(Execution.workflow_name, Execution.scope)
+    )
+    return [(wf, scope, aware_required(at)) for wf, scope, at in rows]
+
+
+def slow_runs(session: Session) -> list[tuple[str, str, int]]:
+    """(workflow, scope, finished runs flagged slow against their recent runs), zero where none was."""
+    slow = Execution.result_summary[("performance", "slow")].as_boolean()
+    rows = session.execute(
+        select(Execution.workflow_name, Execution.scope, func.sum(case((slow.is_(True), 1), else_=0)))
+        .where(Execution.status.in_(TERMINAL_STATUSES))
+        .group_by(Execution.workflow_name, Execution.scope)
+        .order_by(Execution.workflow_name, Execution.scope)
+    )
+    return [(wf, scope, int(count or 0)) for wf, scope, count in rows]
+
+
+def run_costs(session: Session) -> list[tuple[str, float]]:
+    """(workflow, the estimated AWS cost in EUR summed over its finished runs)."""
+    eur = Execution.result_summary[("cost", "eur_total")].as_float()
+    rows = session.execute(
+        select(Execution.workflow_name, func.coalesce(func.sum(eur), 0.0))
+        .where(Execution.status.in_(TERMINAL_STATUSES))
+        .group_by(Execution.workflow_name)
+        .order_by(Execution.workflow_name)
+    )
+    return [(wf, float(total)) for wf, total in rows]
+
+
+def outbox_backlog(session: Session, now: datetime) -> tuple[int, float]:
+    """(events not yet published, age in seconds of the oldest of them; 0 when none waits)."""
+    count, oldest = session.execute(
+        select(func.count(), func.min(OutboxEvent.created_at)).where(OutboxEvent.published_at.is_(None))
+    ).one()
+    age = max(0.0, (now - aware_required(oldest)).total_seconds()) if oldest is not None else 0.0
+    return int(count or 0), age

@@ -1,7 +1,7 @@
 """The platform's view of runs: a consumer on RabbitMQ receives `orchestrator_workflow_completed` and
 `orchestrator_workflow_failed` with exactly the documented payloads (validated against the JSON Schema
-kept in contracts/events.schema.json), routing keys and message properties (real Postgres, Redis,
-RabbitMQ)."""
+kept in contracts/events.schema.json, and each delivery against the AsyncAPI document
+contracts/asyncapi.yaml), routing keys and message properties (real Postgres, Redis, RabbitMQ)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import select
 from chalicelib.db.engine import session_scope
 from chalicelib.db.models import OutboxEvent
 from tests.conftest import ROOT, bind_event_queue
+from tests.orchestrator.event_contract import messages as asyncapi_messages
 
 SCHEMA = json.loads((ROOT / "contracts" / "events.schema.json").read_text(encoding="utf-8"))
 
@@ -24,6 +25,13 @@ def validate_event(payload: dict[str, Any]) -> None:
     """The payload is one of the documented events (jsonschema raises naming what is wrong)."""
     Draft202012Validator.check_schema(SCHEMA)
     Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(payload)
+
+
+def matches_asyncapi(method: Any, properties: Any, payload: dict[str, Any]) -> None:
+    """The delivery is what contracts/asyncapi.yaml promises for its routing key (AssertionError or
+    jsonschema's error otherwise)."""
+    contract = asyncapi_messages()[method.routing_key]
+    contract.check(exchange=method.exchange, routing_key=method.routing_key, properties=properties, payload=payload)
 
 
 def _received(connection: pika.BlockingConnection, queue: str) -> list[tuple[Any, Any, dict]]:
@@ -68,6 +76,7 @@ def test_consumer_receives_exact_completed_and_failed_events(pg_stack: Any) -> N
         assert props.message_id == _outbox_id(completed["execution_id"])
         assert props.delivery_mode == 2 and props.content_type == "application/json"
         validate_event(payload)
+        matches_asyncapi(method, props, payload)
         assert payload["event_type"] == "orchestrator_workflow_completed"
         assert payload["workflow_name"] == "daily_operations"
         assert (payload["tenants_processed"], payload["steps_completed"], payload["steps_failed"]) == (10, 60, 0)
@@ -78,6 +87,7 @@ def test_consumer_receives_exact_completed_and_failed_events(pg_stack: Any) -> N
         assert method.routing_key == "orchestrator.workflow_failed"
         assert props.message_id == _outbox_id(failed["execution_id"]) and props.delivery_mode == 2
         validate_event(payload)
+        matches_asyncapi(method, props, payload)
         assert payload["event_type"] == "orchestrator_workflow_failed"
         assert payload["error_message"] == "all 10 tenants failed"
         assert payload["tenants_affected"] == 10
