@@ -501,7 +501,7 @@ def table(results: dict[str, Any]) -> Table:
         t.add_row(
             f"console page, execution of {page['tenants']:,} tenants (new browser context)",
             f"median {_fmt(page['page_load_median_ms'])} ms, first {_fmt(page['page_load_cold_ms'])} ms "
-            f"({len(page['page_load_ms'])} loads)",
+            f"({len(page['page_load_ms'])} loads; load average {page.get('load_average_1m')})",
             _target("console_load_ms"),
             _verdict(met("console_load_ms", page["page_load_median_ms"])),
         )

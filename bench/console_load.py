@@ -13,6 +13,7 @@ address in a new browser context (empty cache, signed in) until its graph, tenan
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -190,6 +191,7 @@ def run(
                 browser.close()
         return {
             "tenants": tenants,
+            "load_average_1m": round(os.getloadavg()[0], 2),  # the machine is shared: read the figures with it
             **seeded,
             "route_ms": route_ms,
             "route_bytes": sizes,
