@@ -3,7 +3,7 @@
 The service name comes from POWERTOOLS_SERVICE_NAME (set for every function by the stage config), the
 level from POWERTOOLS_LOG_LEVEL. `lambda_handler` injects the Lambda context (request id, function name,
 cold start) into every line of an invocation; the step handlers add the execution, tenant and step with
-`get_logger().append_keys(...)`, and those keys are cleared when the next invocation starts.
+`step_keys(...)`, and those keys are cleared when the next invocation starts.
 """
 
 from __future__ import annotations
@@ -37,8 +37,16 @@ def lambda_handler(fn: Handler) -> Handler:
     @functools.wraps(fn)
     def handler(event: Any, context: Any) -> Any:
         nonlocal wrapped
+        logger = get_logger()
         if wrapped is None:
-            wrapped = get_logger().inject_lambda_context(fn, clear_state=True)
+            wrapped = logger.inject_lambda_context(fn, clear_state=True)
+        logger.thread_safe_clear_keys()  # this thread's step keys from an earlier invocation
         return wrapped(event, context)
 
     return handler
+
+
+def step_keys(**keys: str) -> None:
+    """The execution, tenant and step on every line this invocation logs. Kept per thread: the local
+    cloud runs many invocations in threads of one process, where a Lambda sandbox runs one at a time."""
+    get_logger().thread_safe_append_keys(**keys)

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.models import FailRunInput, RunRef, RunRequest, TenantFailureInput
-from chalicelib.observability import get_logger
+from chalicelib.observability import step_keys
 from chalicelib.services import runs
 from chalicelib.steps.common import parse, parse_cause
 
@@ -32,22 +32,20 @@ class ListTenantsInput(RunOnlyInput):
 
 def start_run(event: Any) -> dict[str, Any]:
     data = parse(StartRunInput, event)
-    get_logger().append_keys(execution_name=data.execution_name, step="start_run")
+    step_keys(execution_name=data.execution_name, step="start_run")
     return runs.open_run(data.request, name=data.execution_name, arn=data.execution_arn).model_dump(mode="json")
 
 
 def list_tenants(event: Any) -> dict[str, Any]:
     data = parse(ListTenantsInput, event)
-    get_logger().append_keys(execution_name=data.run.execution_name, step="list_tenants")
+    step_keys(execution_name=data.run.execution_name, step="list_tenants")
     return runs.list_run_tenants(data.run, data.request)
 
 
 def record_tenant_failure(event: Any) -> dict[str, Any]:
     """Catch target: the tenant's pipeline failed after its retries."""
     data = parse(TenantFailureInput, event)
-    get_logger().append_keys(
-        execution_name=data.run.execution_name, tenant_id=data.tenant.id, step="record_tenant_failure"
-    )
+    step_keys(execution_name=data.run.execution_name, tenant_id=data.tenant.id, step="record_tenant_failure")
     error_type, message = parse_cause(data.error.Cause)
     return runs.record_tenant_failure(
         data.run, data.tenant.id, data.tenant.name, error=data.error.Error, error_type=error_type, message=message
@@ -56,14 +54,14 @@ def record_tenant_failure(event: Any) -> dict[str, Any]:
 
 def finish_run(event: Any) -> dict[str, Any]:
     run = parse(RunOnlyInput, event).run
-    get_logger().append_keys(execution_name=run.execution_name, step="finish_run")
+    step_keys(execution_name=run.execution_name, step="finish_run")
     return runs.finish_run(run)
 
 
 def fail_run(event: Any) -> dict[str, Any]:
     """Catch-all: the run itself broke (not one tenant)."""
     data = parse(FailRunInput, event)
-    get_logger().append_keys(execution_name=data.execution_name, step="fail_run")
+    step_keys(execution_name=data.execution_name, step="fail_run")
     error_type, message = parse_cause(data.error.Cause)
     request = RunRequest.model_validate(data.request) if data.request else None
     return runs.fail_run_named(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain.models import TenantStepInput
-from chalicelib.observability import get_logger
+from chalicelib.observability import step_keys
 from chalicelib.services import daily
 from chalicelib.services.tenant_steps import StepWork, run_tenant_step
 from chalicelib.steps.common import parse
@@ -13,7 +13,7 @@ from chalicelib.steps.common import parse
 
 def _step(name: str, work: StepWork, event: Any) -> dict[str, Any]:
     request = parse(TenantStepInput, event)
-    get_logger().append_keys(execution_name=request.run.execution_name, tenant_id=request.tenant.id, step=name)
+    step_keys(execution_name=request.run.execution_name, tenant_id=request.tenant.id, step=name)
     return run_tenant_step(name, request, work)
 
 

@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.observability import get_logger, lambda_handler
+from chalicelib.observability import get_logger, lambda_handler, step_keys
 
 
 @dataclass
@@ -34,7 +34,7 @@ def test_step_keys_and_lambda_context_in_the_json_line() -> None:
         @lambda_handler
         def step(event: dict[str, Any], context: Any) -> None:
             if event.get("tenant_id"):
-                get_logger().append_keys(execution_name="daily-x", tenant_id=event["tenant_id"], step="plan")
+                step_keys(execution_name="daily-x", tenant_id=event["tenant_id"], step="plan")
             get_logger().info("step completed")
 
         # WHEN it runs twice in one warm sandbox, the second time without keys
