@@ -28,6 +28,7 @@ from chalicelib.db.models import Execution, Workflow
 from chalicelib.db.sql import aware
 from chalicelib.db.workflows import all_workflows
 from chalicelib.db.workflows import get_workflow as get_workflow_row
+from chalicelib.domain.bounds import check_run_date
 
 RETRYABLE = ("failed", "completed_with_failures", "cancelled")
 NON_NULLABLE = {
@@ -227,12 +228,21 @@ def _local_today(scope: str) -> Any:
     return local_date(scope, datetime.now(UTC))
 
 
+def _check_run_date(run_date: Any, today: Any) -> Any:
+    try:
+        return check_run_date(run_date, today)
+    except ValueError as exc:
+        raise bad_request(str(exc), "run_date") from None
+
+
 def execute(ident: str, body: ExecuteRequest) -> dict[str, Any]:
     """Manual trigger: the same dispatch, naming (`-manual`) and run lock as the schedule."""
     with session_scope() as session:
         workflow = find_workflow(session, ident)
         name, enabled, default_tz = workflow.name, workflow.enabled, workflow.timezone
         machine = machine_for(workflow)
+    if body.run_date is not None:  # bad input is a 400 before any state is looked at (checked per scope below)
+        _check_run_date(body.run_date, _local_today(body.scope or default_tz))
     if not enabled:
         raise conflict("workflow_disabled", f"workflow {name} is disabled; enable it first", "workflow_id")
     if machine is None:
@@ -261,7 +271,8 @@ def execute(ident: str, body: ExecuteRequest) -> dict[str, Any]:
         scopes = {body.scope or default_tz: None}
     runs = []
     for scope, ids in sorted(scopes.items()):
-        run_date = body.run_date or _local_today(scope)
+        today = _local_today(scope)
+        run_date = _check_run_date(body.run_date or today, today)
         try:
             runs.append(
                 _start(

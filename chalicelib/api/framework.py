@@ -119,9 +119,40 @@ def validation_error(exc: ValidationError, where: str) -> ApiError:
     return ApiError(400, "validation_error", message, _field_of(first))
 
 
+MAX_BODY_BYTES = 256 * 1024  # the largest body a route takes (1,000 tenant ids) is ~70 KiB
+# Characters no identifier, query value or stored text may hold: NUL (Postgres refuses it in text and
+# JSON) and the other C0 controls and DEL. Free text in bodies may still hold tab, newline and return.
+_CONTROL = {chr(c) for c in range(32)} | {chr(127)}
+_TEXT_CONTROL = _CONTROL - {"\t", "\n", "\r"}
+
+
+def reject_control_characters(value: str, field: str, *, text: bool = False) -> str:
+    if any(c in (_TEXT_CONTROL if text else _CONTROL) for c in value):
+        raise ApiError(400, "validation_error", f"{field}: must not contain NUL or other control characters", field)
+    return value
+
+
+def _check_strings(data: Any, where: str) -> None:
+    """Every string in a parsed JSON body (keys too), for control characters; the error names the path."""
+    if isinstance(data, str):
+        reject_control_characters(data, where or "body", text=True)
+    elif isinstance(data, dict):
+        for key, item in data.items():
+            path = f"{where}.{key}" if where else str(key)
+            reject_control_characters(str(key), "body", text=False)
+            _check_strings(item, path)
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            _check_strings(item, f"{where}.{index}" if where else str(index))
+
+
 def parse_query(model: type[BaseModel], params: Any) -> BaseModel:
+    values = dict(params or {})
+    for name, value in values.items():
+        reject_control_characters(str(name), "query")
+        reject_control_characters(str(value), str(name))
     try:
-        return model.model_validate(dict(params or {}))
+        return model.model_validate(values)
     except ValidationError as exc:
         raise validation_error(exc, "query") from None
 
@@ -131,12 +162,15 @@ def parse_body(model: type[BaseModel], raw: bytes | str | None, *, optional: boo
         if optional:
             return model.model_validate({})
         raise ApiError(400, "invalid_body", "a JSON object body is required", None)
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, "payload_too_large", f"the body is larger than {MAX_BODY_BYTES // 1024} KiB", None)
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "invalid_json", "the body is not valid JSON", None) from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_body", "the body must be a JSON object", None)
+    _check_strings(data, "")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -155,6 +189,15 @@ def _authenticate(request: Any, auth: Auth) -> Any:
     except AuthError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from None
     return principal
+
+
+def _database_unavailable(exc: Exception) -> bool:
+    """The database went away under the request (restart, connection killed): a 503 to retry, not a 500."""
+    from sqlalchemy import exc as sa_exc
+
+    return isinstance(exc, sa_exc.OperationalError) or (
+        isinstance(exc, sa_exc.DBAPIError) and bool(exc.connection_invalidated)
+    )
 
 
 def _render(result: Any, status: int) -> Response:
@@ -215,14 +258,19 @@ def operation(
             request = blueprint.current_request
             try:
                 principal = _authenticate(request, auth)
+                for name, value in path_params.items():
+                    reject_control_characters(value, name)
                 parsed_query = parse_query(query, request.query_params) if query else None
                 parsed_body = parse_body(body, request.raw_body, optional=body_optional) if body else None
                 return _render(fn(Call(principal, parsed_query, parsed_body), **path_params), status)
             except ApiError as exc:
                 return exc.response()
-            except Exception:  # noqa: BLE001 - never Chalice's own 500 shape; the cause goes to the log
+            except Exception as exc:  # noqa: BLE001 - never Chalice's own 500 shape; the cause goes to the log
                 from chalicelib.observability import get_logger
 
+                if _database_unavailable(exc):
+                    get_logger().warning("database unavailable", extra={"route": f"{method} {path}", "error": str(exc)})
+                    return error(503, "dependency_unavailable", "the database is unavailable; try again shortly")
                 get_logger().exception("unhandled error in route", extra={"route": f"{method} {path}"})
                 return error(500, "internal_error", "unexpected error; see the service log")
 

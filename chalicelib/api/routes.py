@@ -6,6 +6,7 @@ own tenant's executions and logs, and get 404 for anyone else's).
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -233,10 +234,24 @@ def retry_execution(call: Call[None, s.RetryRequest], execution_id: str) -> s.Re
 
 
 # --- workflows ----------------------------------------------------------------------------------------------
+_WORKFLOW_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
 def _workflow_id(value: str) -> str:
-    if not value or len(value) > 100:
-        raise bad_request("workflow_id must be a workflow id or name of at most 100 characters", "workflow_id")
-    return value
+    """A workflow's id (a UUID) or its name; anything else is a 400 before any lookup."""
+    if _WORKFLOW_NAME.match(value):
+        return value
+    try:
+        return str(uuid.UUID(value)) if len(value) <= 36 else _bad_workflow_id()
+    except ValueError:
+        return _bad_workflow_id()
+
+
+def _bad_workflow_id() -> str:
+    raise bad_request(
+        "workflow_id must be a workflow's id (a UUID) or its name ([a-z][a-z0-9_]*, 40 characters at most)",
+        "workflow_id",
+    )
 
 
 @operation(api, "/workflows", summary="All workflows", response=s.WorkflowList, tags=("workflows",), errors=(401, 403))

@@ -10,7 +10,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo
 
 # The same values as the tables' CHECK constraints (chalicelib.domain.constants; a unit test compares them).
 ExecutionStatus = Literal["pending", "running", "completed", "completed_with_failures", "failed", "cancelled"]
@@ -49,6 +49,18 @@ def _weekend_cron(value: str) -> str:
     return value if value == "skip" else _cron(value)
 
 
+def _bounded_date(value: date, info: ValidationInfo) -> date:
+    from chalicelib.domain.bounds import check_date
+
+    return check_date(value, info.field_name or "date")
+
+
+def _bounded_instant(value: datetime, info: ValidationInfo) -> datetime:
+    from chalicelib.domain.bounds import check_instant
+
+    return check_instant(value, info.field_name or "time")
+
+
 Cron = Annotated[str, StringConstraints(min_length=9, max_length=100), AfterValidator(_cron)]
 WeekendCron = Annotated[str, StringConstraints(min_length=4, max_length=100), AfterValidator(_weekend_cron)]
 Timezone = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_timezone)]
@@ -56,6 +68,9 @@ WorkflowName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$
 StepName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 TenantId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Cursor = Annotated[str, StringConstraints(min_length=1, max_length=400)]
+# Every date and instant accepted from outside lies within chalicelib.domain.bounds (2000-2099).
+BoundedDate = Annotated[date, AfterValidator(_bounded_date)]
+BoundedInstant = Annotated[AwareDatetime, AfterValidator(_bounded_instant)]
 
 
 def _unique_steps(steps: list[str]) -> list[str]:
@@ -229,8 +244,8 @@ class ExecutionsQuery(Query):
     workflow: WorkflowName | None = None
     status: ExecutionStatus | None = None
     tenant_id: TenantId | None = None
-    date_from: date | None = Field(default=None, description="run dates on or after")
-    date_to: date | None = Field(default=None, description="run dates on or before")
+    date_from: BoundedDate | None = Field(default=None, description="run dates on or after")
+    date_to: BoundedDate | None = Field(default=None, description="run dates on or before")
     limit: int = Field(default=50, ge=1, le=500)
     cursor: Cursor | None = None
 
@@ -238,8 +253,8 @@ class ExecutionsQuery(Query):
 class FailedQuery(Query):
     workflow: WorkflowName | None = None
     tenant_id: TenantId | None = None
-    date_from: date | None = None
-    date_to: date | None = None
+    date_from: BoundedDate | None = None
+    date_to: BoundedDate | None = None
     limit: int = Field(default=50, ge=1, le=500)
     cursor: Cursor | None = None
 
@@ -357,7 +372,10 @@ class WorkflowCreate(WorkflowSettings):
 
 class ExecuteRequest(Body):
     tenant_ids: list[TenantId] | None = Field(default=None, min_length=1, max_length=1000)
-    run_date: date | None = Field(default=None, description="local date of the run (default: today in the scope)")
+    run_date: BoundedDate | None = Field(
+        default=None,
+        description="local date of the run (default: today in the scope); at most two years from today",
+    )
     scope: Timezone = Field(
         default=None,
         description="timezone scope (default: the tenants' timezones, "  # type: ignore[assignment]
@@ -406,7 +424,7 @@ class NextRunView(BaseModel):
 class NextRunQuery(Query):
     workflow: WorkflowName | None = None
     scope: Timezone | None = None
-    after: AwareDatetime | None = None
+    after: BoundedInstant | None = None
 
 
 class ScheduleEntry(BaseModel):

@@ -21,8 +21,9 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from chalicelib.db.models import Execution, ExecutionLog, ExecutionRetry, Leader, StepRun
-from chalicelib.db.sql import aware
+from chalicelib.db.sql import aware, aware_required
 from chalicelib.db.steps import failed_tenants, progress
+from chalicelib.domain.bounds import check_instant
 from chalicelib.domain.constants import TERMINAL_STATUSES
 from chalicelib.domain.models import DAILY_STEPS, FINAL_STEP
 
@@ -31,16 +32,21 @@ FAILED_STATUSES = ("failed", "completed_with_failures")
 
 # --- cursors ------------------------------------------------------------------------------------------------
 def encode_cursor(started_at: datetime, execution_id: uuid.UUID) -> str:
-    raw = json.dumps([started_at.isoformat(), str(execution_id)]).encode()
+    raw = json.dumps([aware_required(started_at).isoformat(), str(execution_id)]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (started_at, id) a cursor carries. Anything else -- another shape, a naive or out-of-range
+    instant -- is "not a cursor this API returned" (ValueError naming `cursor`), checked before any SQL."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        started, ident = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(started), uuid.UUID(ident)
-    except (ValueError, TypeError, UnicodeDecodeError):
+        decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not (isinstance(decoded, list) and len(decoded) == 2 and all(isinstance(v, str) for v in decoded)):
+            raise ValueError("cursor: not a cursor this API returned")
+        started = check_instant(datetime.fromisoformat(decoded[0]), "cursor").astimezone(UTC)
+        return started, uuid.UUID(decoded[1])
+    except (ValueError, TypeError, UnicodeDecodeError, OverflowError):
         raise ValueError("cursor: not a cursor this API returned") from None
 
 
