@@ -211,6 +211,8 @@ def reconcile_rules(
     """
     settings = get_settings()
     stage = stage or settings.stage
+    if not stage:
+        raise InvalidInputError("STAGE: not set, the schedule rules would have no stage in their names")
     dispatch_arn = dispatch_arn or settings.dispatch_function_arn
     if not dispatch_arn:
         raise InvalidInputError("DISPATCH_FUNCTION_ARN: not set, the schedule rules would have no target")
