@@ -297,9 +297,9 @@ def execute(ident: str, body: ExecuteRequest) -> dict[str, Any]:
     return {"workflow_name": name, "runs": runs}
 
 
-def _retry_suffix(session: Session, original: dict[str, Any]) -> str:
+def _retry_suffix(session: Session, original: dict[str, Any]) -> tuple[str, int]:
     """Retries are named after the original: `<original name>-retry<N>`, N one more than any before (a
-    retry of a retry counts on from the same original name)."""
+    retry of a retry counts on from the same original name). Returns (name suffix, N)."""
     from chalicelib.domain.runs import execution_name
 
     base = _RETRY_SUFFIX.sub("", original["execution_name"])
@@ -307,8 +307,9 @@ def _retry_suffix(session: Session, original: dict[str, Any]) -> str:
     own_suffix = base[len(plain) + 1 :] if base.startswith(plain + "-") else ""
     names = session.scalars(select(Execution.execution_name).where(Execution.execution_name.like(f"{base}-retry%")))
     numbers = [int(m.group(1)) for n in names if (m := _RETRY_SUFFIX.search(n)) and n[: m.start()] == base]
-    retry = f"retry{max(numbers, default=0) + 1}"
-    return f"{own_suffix}-{retry}" if own_suffix else retry
+    number = max(numbers, default=0) + 1
+    retry = f"retry{number}"
+    return (f"{own_suffix}-{retry}" if own_suffix else retry), number
 
 
 def retry(execution_id: str, principal: Any, body: RetryRequest) -> dict[str, Any]:
@@ -353,7 +354,21 @@ def retry(execution_id: str, principal: Any, body: RetryRequest) -> dict[str, An
                     "tenant_ids",
                 )
             failed = named = sorted(set(body.tenant_ids))
-        suffix = _retry_suffix(session, original)
+        suffix, number = _retry_suffix(session, original)
+        workflow = get_workflow_row(session, original["workflow_name"])
+        allowed = workflow.max_retries if workflow is not None else 0
+        machine = machine_for(workflow) if workflow is not None else None
+        if machine is None:
+            raise conflict(
+                "not_deployed", f"no state machine is deployed for workflow {original['workflow_name']}", "execution_id"
+            )
+        if number > allowed:
+            raise conflict(
+                "retry_limit_reached",
+                f"{_RETRY_SUFFIX.sub('', original['execution_name'])} was retried {number - 1} times: "
+                f"workflow {original['workflow_name']} allows max_retries={allowed}",
+                "execution_id",
+            )
     # No failed tenant recorded (the run itself broke before the tenants): re-run all of its tenants.
     tenant_ids = failed or None
     outcome = _start(
@@ -364,6 +379,7 @@ def retry(execution_id: str, principal: Any, body: RetryRequest) -> dict[str, An
         tenant_ids=named,
         name_suffix=suffix,
         retry_of=original["id"],
+        state_machine=machine,
     )
     if outcome["outcome"] != "started":
         raise conflict(
