@@ -54,17 +54,12 @@ def machine_for(workflow: Workflow) -> str | None:
 
 
 def reconcile_rules() -> dict[str, Any]:
-    """EventBridge rules in line with the workflows table. The row is committed
-    before; a failure here is reported in the response, never a 500 (the next reconcile fixes the rules)."""
-    from chalicelib.services.scheduling import reconcile_rules as reconcile
+    """EventBridge rules in line with the workflows table, after every change of a workflow (the row is
+    committed before). A failure is reported in the response (the route answers 207), never a 500; the
+    catch-up sweep reconciles again by itself."""
+    from chalicelib.services.scheduling import reconcile_rules_reported
 
-    try:
-        return {"status": "ok", **reconcile()}
-    except Exception as exc:  # noqa: BLE001
-        from chalicelib.observability import get_logger
-
-        get_logger().warning("EventBridge rules not reconciled", extra={"error": str(exc)})
-        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    return reconcile_rules_reported()
 
 
 def _check_definition(workflow: Workflow | None, changes: dict[str, Any]) -> None:
@@ -160,7 +155,7 @@ def create_workflow(body: WorkflowCreate) -> dict[str, Any]:
         session.add(workflow)
         session.flush()
         view = workflow_view(workflow)
-    reconcile_rules()
+    view["rules"] = reconcile_rules()
     return view
 
 
@@ -175,21 +170,22 @@ def update_workflow(ident: str, body: WorkflowUpdate) -> dict[str, Any]:
             workflow.updated_at = datetime.now(UTC)
         session.flush()
         view = workflow_view(workflow)
-    if {"cron_expression", "timezone", "enabled", "weekend_cron", "holiday_policy", "steps"} & set(changes):
-        reconcile_rules()
+    # Every change reconciles, whatever it touched: a write is also a chance to repair earlier drift.
+    view["rules"] = reconcile_rules()
     return view
 
 
 def set_enabled(ident: str, enabled: bool) -> dict[str, Any]:
-    """Idempotent: enabling an enabled workflow is fine."""
+    """Idempotent for the row; the rules are reconciled every time (enabling again once EventBridge is
+    back repairs rules an earlier call could not put)."""
     with session_scope() as session:
         workflow = find_workflow(session, ident)
-        changed = workflow.enabled != enabled
-        workflow.enabled = enabled
+        if workflow.enabled != enabled:
+            workflow.enabled = enabled
+            workflow.updated_at = datetime.now(UTC)
         session.flush()
         view = workflow_view(workflow)
-    if changed:
-        reconcile_rules()
+    view["rules"] = reconcile_rules()
     return view
 
 

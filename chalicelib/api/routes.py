@@ -234,6 +234,16 @@ def retry_execution(call: Call[None, s.RetryRequest], execution_id: str) -> s.Re
 
 
 # --- workflows ----------------------------------------------------------------------------------------------
+RULES_NOT_APPLIED = 207  # the change is saved; its EventBridge rules are not (yet): see `rules`
+
+
+def _changed(view: Any, status: int = 200) -> Response:
+    """A change's answer: `status`, or 207 when its EventBridge rules could not be applied."""
+    if view.rules is not None and view.rules.status != "ok":
+        status = RULES_NOT_APPLIED
+    return Response(status_code=status, body=view.model_dump(mode="json"), headers={"Content-Type": "application/json"})
+
+
 _WORKFLOW_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -271,11 +281,12 @@ def list_workflows(call: Call[None, None]) -> s.WorkflowList:
     status=201,
     tags=("workflows",),
     errors=(400, 401, 403, 409),
+    also={RULES_NOT_APPLIED: s.WorkflowView},
 )
-def create_workflow(call: Call[None, s.WorkflowCreate]) -> s.WorkflowView:
+def create_workflow(call: Call[None, s.WorkflowCreate]) -> Response:
     from chalicelib.api.commands import create_workflow as run
 
-    return s.WorkflowView.model_validate(run(call.body))
+    return _changed(s.WorkflowView.model_validate(run(call.body)), 201)
 
 
 @operation(
@@ -301,41 +312,44 @@ def get_workflow(call: Call[None, None], workflow_id: str) -> s.WorkflowView:
     summary="Change cron, timezone, steps, limits or calendar policy (EventBridge rules reconciled)",
     tags=("workflows",),
     errors=(400, 401, 403, 404),
+    also={RULES_NOT_APPLIED: s.WorkflowView},
 )
-def update_workflow(call: Call[None, s.WorkflowUpdate], workflow_id: str) -> s.WorkflowView:
+def update_workflow(call: Call[None, s.WorkflowUpdate], workflow_id: str) -> Response:
     from chalicelib.api.commands import update_workflow as run
 
-    return s.WorkflowView.model_validate(run(_workflow_id(workflow_id), call.body))
+    return _changed(s.WorkflowView.model_validate(run(_workflow_id(workflow_id), call.body)))
 
 
 @operation(
     api,
     "/workflows/{workflow_id}/enable",
     "POST",
-    summary="Enable (idempotent)",
+    summary="Enable (idempotent; the EventBridge rules are reconciled every time)",
     response=s.WorkflowView,
     tags=("workflows",),
     errors=(400, 401, 403, 404),
+    also={RULES_NOT_APPLIED: s.WorkflowView},
 )
-def enable_workflow(call: Call[None, None], workflow_id: str) -> s.WorkflowView:
+def enable_workflow(call: Call[None, None], workflow_id: str) -> Response:
     from chalicelib.api.commands import set_enabled
 
-    return s.WorkflowView.model_validate(set_enabled(_workflow_id(workflow_id), True))
+    return _changed(s.WorkflowView.model_validate(set_enabled(_workflow_id(workflow_id), True)))
 
 
 @operation(
     api,
     "/workflows/{workflow_id}/disable",
     "POST",
-    summary="Disable (idempotent)",
+    summary="Disable (idempotent; the EventBridge rules are reconciled every time)",
     response=s.WorkflowView,
     tags=("workflows",),
     errors=(400, 401, 403, 404),
+    also={RULES_NOT_APPLIED: s.WorkflowView},
 )
-def disable_workflow(call: Call[None, None], workflow_id: str) -> s.WorkflowView:
+def disable_workflow(call: Call[None, None], workflow_id: str) -> Response:
     from chalicelib.api.commands import set_enabled
 
-    return s.WorkflowView.model_validate(set_enabled(_workflow_id(workflow_id), False))
+    return _changed(s.WorkflowView.model_validate(set_enabled(_workflow_id(workflow_id), False)))
 
 
 @operation(
@@ -380,11 +394,12 @@ def get_schedule(call: Call[None, None]) -> s.ScheduleView:
     summary="Change several workflows' schedules at once (all or nothing; rules reconciled)",
     tags=("schedule",),
     errors=(400, 401, 403, 404),
+    also={RULES_NOT_APPLIED: s.ScheduleView},
 )
-def update_schedule(call: Call[None, s.ScheduleUpdate]) -> s.ScheduleView:
+def update_schedule(call: Call[None, s.ScheduleUpdate]) -> Response:
     from chalicelib.api.commands import update_schedule as run
 
-    return s.ScheduleView.model_validate(run(call.body))
+    return _changed(s.ScheduleView.model_validate(run(call.body)))
 
 
 @operation(

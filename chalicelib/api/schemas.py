@@ -306,6 +306,22 @@ class RetryResult(BaseModel):
 
 
 # --- workflows ----------------------------------------------------------------------------------------------
+class RulesStatus(BaseModel):
+    """What became of the EventBridge rules after a change (the change itself is saved either way)."""
+
+    status: Literal["ok", "failed"] = Field(
+        description="ok: the rules match the table; failed: EventBridge did not take them (the answer is a "
+        "207) and the catch-up sweep applies them once it answers"
+    )
+    message: str | None = None
+    error: str | None = Field(default=None, description="what EventBridge said (operators only)")
+    created: list[str] = Field(default_factory=list)
+    updated: list[str] = Field(default_factory=list)
+    deleted: list[str] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)
+    skipped: list[dict[str, Any]] = Field(default_factory=list)
+
+
 class WorkflowView(BaseModel):
     id: str
     name: str
@@ -333,6 +349,7 @@ class WorkflowView(BaseModel):
     failed_executions: int
     created_at: datetime
     updated_at: datetime
+    rules: RulesStatus | None = Field(default=None, description="the EventBridge rules, after a change")
 
 
 class WorkflowList(BaseModel):
@@ -442,7 +459,7 @@ class ScheduleEntry(BaseModel):
 
 class ScheduleView(BaseModel):
     workflows: list[ScheduleEntry]
-    rules: dict[str, Any] | None = Field(default=None, description="EventBridge reconciliation, after a PUT")
+    rules: RulesStatus | None = Field(default=None, description="the EventBridge rules, after a PUT")
 
 
 class ScheduleChange(Body):

@@ -308,9 +308,11 @@ def dispatch(
 
 
 def sweep(at: datetime, *, event_id: str | None = None, leader_election: bool | None = None) -> dict[str, Any]:
-    """The catch-up sweep: for every enabled workflow, the instants missed since each scope's watermark.
+    """The catch-up sweep: for every enabled workflow, the instants deferred by a held lock or missed since
+    each scope's watermark; then the EventBridge rules are reconciled with the workflows table.
 
-    Reads the tenant service only when some scope has a candidate instant to look at."""
+    Reads the tenant service for the runs only when some scope has a candidate instant to look at (the
+    reconcile reads it for the scopes' timezones, best effort)."""
     at = at.astimezone(UTC).replace(second=0, microsecond=0)
     if leader_election is None:
         leader_election = get_settings().enable_leader_election
@@ -337,4 +339,7 @@ def sweep(at: datetime, *, event_id: str | None = None, leader_election: bool | 
             result = dispatch_workflow(workflow, at, tenants, include_current=False, lease=lease)
         answer["workflows"].append({"workflow_name": workflow.name, "runs": len(result["runs"])})
         answer["runs"].extend({**run, "workflow_name": workflow.name} for run in result["runs"])
+    # The periodic repair of drift between the workflows table and EventBridge (a change whose rules
+    # could not be put, a rule deleted by hand): the rules are reconciled on every sweep.
+    answer["rules"] = scheduling.reconcile_rules_reported()
     return answer
