@@ -67,13 +67,15 @@ def _check_definition(workflow: Workflow | None, changes: dict[str, Any]) -> Non
     from chalicelib.domain.workflows import validate_definition
 
     merged = (
-        {k: getattr(workflow, k) for k in ("cron_expression", "holiday_policy", "weekend_cron")}
+        {k: getattr(workflow, k) for k in ("cron_expression", "holiday_policy", "weekend_cron", "timezone")}
         if workflow is not None
         else {}
     )
     merged.update({k: v for k, v in changes.items() if k not in ("name", "description", "enabled", "steps")})
+    # A schedule that never runs is refused when it is defined or changed (not when other fields change).
+    touched = workflow is None or bool({"cron_expression", "holiday_policy", "weekend_cron", "timezone"} & set(changes))
     try:
-        validate_definition(merged)
+        validate_definition(merged, now=datetime.now(UTC) if touched else None)
     except ValueError as exc:
         field, _, _rest = str(exc).partition(":")
         raise bad_request(str(exc), field if field in merged else None, "validation_error") from None
