@@ -30,3 +30,22 @@ class LockUnavailableError(OrchestratorError):
 class StaleRunError(OrchestratorError):
     """A run whose lock expired and was taken over tried to write: its fencing number is no longer the
     newest for its workflow and scope, so the write is refused (the state machine may Catch this name)."""
+
+
+def recordable_message(error_type: str | None, message: str) -> str:
+    """What a step's failure may say where tenants read it (failed tenants, their logs): the message of the
+    orchestrator's own errors and of the platform's (Step Functions, Lambda) as is; any other exception's
+    text -- a driver's SQL, a host and port, a stack -- is replaced (it stays in the service log)."""
+    own = {cls.__name__ for cls in _all_subclasses(OrchestratorError)} | {OrchestratorError.__name__}
+    name = error_type or ""
+    if name in own or name.startswith(("States.", "Lambda.", "Sandbox.")):
+        return message[:2000]
+    return f"{name or 'error'}: unexpected error (the details are in the service log)"
+
+
+def _all_subclasses(cls: type) -> list[type]:
+    found: list[type] = []
+    sub: type
+    for sub in cls.__subclasses__():
+        found += [sub, *_all_subclasses(sub)]
+    return found

@@ -389,7 +389,8 @@ def retry(execution_id: str, principal: Any, body: RetryRequest) -> dict[str, An
         "retry_of": original["id"],
         "execution_name": outcome["execution_name"],
         "outcome": outcome["outcome"],
-        "execution_arn": outcome.get("execution_arn"),
+        # The ARN names the AWS account and region: operators only.
+        "execution_arn": outcome.get("execution_arn") if principal.is_admin else None,
         "tenant_ids": tenant_ids,
     }
 

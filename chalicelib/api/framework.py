@@ -178,9 +178,16 @@ def parse_body(model: type[BaseModel], raw: bytes | str | None, *, optional: boo
 
 
 def _authenticate(request: Any, auth: Auth) -> Any:
-    if auth == "public":
-        return None
     from chalicelib.api.auth import AuthError, authenticate, require_role
+
+    if auth == "public":
+        # Anyone may call; a valid token (if one is sent) lets the route show its caller more.
+        if not any(request.headers.get(h) for h in ("authorization", "Authorization")):
+            return None
+        try:
+            return authenticate(request.headers)
+        except AuthError:
+            return None
 
     try:
         principal = authenticate(request.headers)

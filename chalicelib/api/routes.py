@@ -43,12 +43,13 @@ def _session() -> Any:
     also={503: s.Health},
 )
 def health(call: Call[None, None]) -> Response:
+    """Anyone: healthy/unhealthy and each dependency's status. A platform_admin token adds the details."""
     from chalicelib.api.health import health as check
 
-    status, body = check()
+    status, body = check(details=call.principal is not None and call.principal.is_admin)
     return Response(
         status_code=status,
-        body=s.Health.model_validate(body).model_dump(mode="json"),
+        body=s.Health.model_validate(body).model_dump(mode="json", exclude_none=True),
         headers={"Content-Type": "application/json"},
     )
 

@@ -105,16 +105,19 @@ class ErrorBody(BaseModel):
 # --- health and monitoring ----------------------------------------------------------------------------------
 class Check(BaseModel):
     status: Literal["up", "down", "disabled"]
-    required: bool
-    latency_ms: float
-    error: str | None = None
-    detail: str | None = None
+    required: bool = Field(description="the service is unhealthy (503) when a required dependency is down")
+    latency_ms: float | None = Field(default=None, description="operators only (platform_admin token)")
+    error: str | None = Field(default=None, description="operators only: what the dependency said")
+    detail: str | None = Field(default=None, description="operators only")
 
 
 class Health(BaseModel):
+    """Public: the overall status and each dependency's. With a platform_admin token: also the stage and
+    each check's latency, detail and error."""
+
     status: Literal["healthy", "unhealthy"]
-    stage: str
     checks: dict[str, Check]
+    stage: str | None = Field(default=None, description="operators only")
 
 
 class DispatchLock(BaseModel):
