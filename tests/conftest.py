@@ -19,6 +19,10 @@ for path in (str(ROOT), str(ROOT / "localstack")):
         sys.path.insert(0, path)
 
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+
+from localrun.gateway import install as _shape_local_gateway  # noqa: E402 - needs the path above
+
+_shape_local_gateway()  # chalice.test.Client answers unknown paths as `chalice local` does (localrun.gateway)
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/postgres")

@@ -158,6 +158,7 @@ def parse_query(model: type[BaseModel], params: Any) -> BaseModel:
 
 
 def parse_body(model: type[BaseModel], raw: bytes | str | None, *, optional: bool) -> BaseModel | None:
+    """The body as `model`, parsed from its JSON text (strict types: JSON's own, dates as ISO strings)."""
     if not raw or not raw.strip():
         if optional:
             return model.model_validate({})
@@ -172,7 +173,7 @@ def parse_body(model: type[BaseModel], raw: bytes | str | None, *, optional: boo
         raise ApiError(400, "invalid_body", "the body must be a JSON object", None)
     _check_strings(data, "")
     try:
-        return model.model_validate(data)
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         raise validation_error(exc, "body") from None
 
@@ -285,3 +286,32 @@ def operation(
         return fn
 
     return register
+
+
+# Chalice answers some requests itself, before any route runs, with API Gateway's shape {"Code", "Message"}:
+# a method the path does not have (405), a Content-Type the route does not take (415), a binary response
+# the Accept header does not allow (400). The middleware gives them the project's shape.
+_CHALICE_CODES = {400: "bad_request", 403: "forbidden", 405: "method_not_allowed", 415: "unsupported_media_type"}
+
+
+def project_shape_middleware(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Chalice middleware ("http"): every answer Chalice made itself leaves in the one error shape."""
+    response = get_response(event)
+    body = response.body
+    if response.status_code < 400 or not isinstance(body, dict) or set(body) != {"Code", "Message"}:
+        return response
+    status = response.status_code
+    method = getattr(event, "method", "")
+    if status == 405:
+        allowed = response.headers.get("Allow", "")
+        message = f"method {method} is not allowed here" + (f"; allowed: {allowed}" if allowed else "")
+    elif status == 415:
+        content_type = (getattr(event, "headers", None) or {}).get("content-type", "")
+        message = f"Content-Type {content_type!r} is not accepted: send application/json"
+    else:
+        message = str(body.get("Message") or "request refused")
+    answer = error(status, _CHALICE_CODES.get(status, "internal_error" if status >= 500 else "bad_request"), message)
+    for name, value in response.headers.items():
+        if name.lower() not in ("content-type", "content-length"):
+            answer.headers[name] = value
+    return answer

@@ -13,10 +13,20 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.api import schemas as s
-from chalicelib.api.framework import ApiError, Call, Text, bad_request, error, not_found, operation
+from chalicelib.api.framework import (
+    ApiError,
+    Call,
+    Text,
+    bad_request,
+    error,
+    not_found,
+    operation,
+    project_shape_middleware,
+)
 
 api = Blueprint(__name__)
 docs = Blueprint(__name__ + ".docs")
+api.register_middleware(project_shape_middleware, "http")  # applies to every route of the app
 
 
 def _uuid(value: str, field: str = "execution_id") -> str:

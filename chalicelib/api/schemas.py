@@ -88,7 +88,10 @@ def _absent() -> Any:
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Request bodies: unknown fields refused, and strict types (`"yes"`, `1` or `"3"` are not booleans
+    or integers). Parsed from the JSON text (`model_validate_json`), where dates are ISO strings."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Query(BaseModel):
