@@ -16,7 +16,7 @@ from chalice.config import Config
 
 from infra import resources, template
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 # What every stage's functions must resolve to (seconds): the step tasks fit inside their ASL TimeoutSeconds.
 EXPECTED_TIMEOUTS = {
