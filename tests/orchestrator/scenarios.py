@@ -139,6 +139,8 @@ def postgres_connection_killed_mid_request(api: Api, database_url: str) -> dict[
             worker.start()
             deadline = time.monotonic() + 60
             while killed is None and time.monotonic() < deadline:
+                # (pg_stat_activity is read once per transaction unless its snapshot is cleared)
+                conn.execute(text("SELECT pg_stat_clear_snapshot()"))
                 killed = conn.execute(
                     text(
                         "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
