@@ -40,7 +40,7 @@ fuzz: venv
 
 # Speed, memory and cost beside the issue's targets (a rich table; JSON in bench/results.json). Needs the
 # machine's Postgres and Redis. BENCH_TENANTS=1000,10000 (sizes); BENCH_QUICK=1 (a smoke run: 200 tenants,
-# small datasets); BENCH_ONLY=e2e,peer,bare,coldstart,ingest,api. Reports; never fails on a missed target.
+# small datasets); BENCH_ONLY=e2e,peer,bare,coldstart,ingest,api,enterprise. Reports; never fails on a missed target.
 bench: venv services
 	$(if $(BENCH_TENANTS),BENCH_TENANTS=$(BENCH_TENANTS)) $(if $(BENCH_QUICK),BENCH_QUICK=$(BENCH_QUICK)) $(PY) -m bench
 

@@ -9,12 +9,14 @@ from typing import Any
 from chalice import Chalice
 
 from chalicelib.api import api, docs
+from chalicelib.api.enterprise import ENTERPRISE_PREFIX, enterprise
 from chalicelib.domain.constants import APP_NAME
 from chalicelib.observability import lambda_handler
 
 app = Chalice(app_name=APP_NAME)
 app.register_blueprint(api, url_prefix="/api/v1/orchestrator")
 app.register_blueprint(docs)  # GET /openapi.json
+app.register_blueprint(enterprise, url_prefix=ENTERPRISE_PREFIX)  # the enterprise network views
 
 
 # --- dispatch (EventBridge rule target) ---------------------------------------------------------------

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("e2e", "peer", "bare", "coldstart", "ingest", "api")
+SECTIONS = ("e2e", "peer", "bare", "coldstart", "ingest", "api", "enterprise")
 
 
 def _ints(text: str) -> list[int]:
@@ -32,6 +32,8 @@ class Config:
     api_logs: int
     api_rate: float
     api_seconds: float
+    enterprise_cold: int
+    enterprise_cached: int
     coldstart_repeats: int
     e2e_timeout: float
     output: Path
@@ -79,6 +81,8 @@ def load() -> Config:
         api_logs=int(env.get("BENCH_API_LOGS") or (100_000 if quick else 1_000_000)),
         api_rate=float(env.get("BENCH_API_RATE") or 200),
         api_seconds=float(env.get("BENCH_API_SECONDS") or (10 if quick else 20)),
+        enterprise_cold=int(env.get("BENCH_ENTERPRISE_COLD") or (20 if quick else 100)),
+        enterprise_cached=int(env.get("BENCH_ENTERPRISE_CACHED") or (200 if quick else 1000)),
         coldstart_repeats=int(env.get("BENCH_COLDSTART_REPEATS") or (3 if quick else 5)),
         e2e_timeout=float(env.get("BENCH_E2E_TIMEOUT") or 3600),
         output=Path(env.get("BENCH_OUTPUT") or ROOT / "bench" / "results.json"),

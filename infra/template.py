@@ -116,7 +116,7 @@ def render(stage: str = "prod") -> dict[str, Any]:
             "Properties": {
                 "StateMachineName": _state_machine_name(machine),
                 "StateMachineType": machine.type,
-                "DefinitionString": machine.definition(),
+                "DefinitionString": resources.packaged_definition(machine, stage),
                 "DefinitionSubstitutions": substitutions,
                 "RoleArn": {"Fn::GetAtt": [STATE_MACHINE_ROLE, "Arn"]},
             },

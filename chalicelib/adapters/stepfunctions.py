@@ -50,6 +50,13 @@ class Executions:
             run_input = {}
         return found["status"], run_input if isinstance(run_input, dict) else {}
 
+    def definition(self, state_machine_arn: str) -> str:
+        return self._client.describe_state_machine(stateMachineArn=state_machine_arn)["definition"]
+
+    def update_definition(self, state_machine_arn: str, definition: str) -> None:
+        """New executions use the new definition; running ones keep theirs."""
+        self._client.update_state_machine(stateMachineArn=state_machine_arn, definition=definition)
+
     def stop(self, arn: str, *, error: str, cause: str) -> None:
         self._client.stop_execution(executionArn=arn, error=error, cause=cause[:32000])
 

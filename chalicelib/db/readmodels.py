@@ -122,7 +122,11 @@ def execution_view(
         "workflow_name": execution.workflow_name,
         "execution_name": execution.execution_name,
         "scope": execution.scope,
-        "trigger": execution.trigger,
+        "trigger": execution.execution_type,
+        "triggered_by": execution.triggered_by,
+        "tenant_id": execution.tenant_id,
+        "executed_by_instance": execution.executed_by_instance,
+        "slow": ((execution.result_summary or {}).get("performance") or {}).get("slow"),
         "run_date": execution.run_date,
         "status": execution.status,
         "started_at": aware(execution.started_at),
@@ -419,8 +423,8 @@ def _statistics_blocks(session: Session, conditions: list[Any], by_day: bool) ->
     def count(condition: Any) -> Any:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    cost = Execution.result[("cost", "eur_total")].as_float()
-    billed = Execution.result[("cost", "billed", "express_requests")].as_float()
+    cost = Execution.result_summary[("cost", "eur_total")].as_float()
+    billed = Execution.result_summary[("cost", "billed", "express_requests")].as_float()
     totals = select(
         *keys,
         func.count(),
@@ -429,7 +433,7 @@ def _statistics_blocks(session: Session, conditions: list[Any], by_day: bool) ->
             for status in ("completed", "completed_with_failures", "failed", "running")
         ),
         count(Execution.status.in_(TERMINAL_STATUSES)),
-        count(Execution.trigger == "retry"),
+        count(Execution.execution_type == "retry"),
         func.coalesce(func.sum(cost), 0.0),
         func.coalesce(func.sum(billed), 0.0),
     ).where(*conditions)

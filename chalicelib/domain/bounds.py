@@ -15,7 +15,7 @@ EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_INSTANT = datetime(2100, 1, 1, tzinfo=UTC)  # exclusive
 # A manual run is for a local date at most this far from today (either way): a re-run of a missed day or
 # a planned one, never year 1 or 9999 (whose "yesterday" and "14 days ahead" do not exist).
-RUN_DATE_MAX_DAYS_AWAY = 731
+RUN_DATE_MAX_DAYS_AWAY = 1096  # three years
 
 
 class OutOfRangeError(ValueError):

@@ -25,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from chalicelib.domain.schedule import zone
+from chalicelib.settings import get_settings
 
 console = Console(stderr=True)
 
@@ -84,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--holiday-policy", choices=("run", "skip", "next_business_day"), default=None, help="daily workflow's"
     )
     parser.add_argument("--at", type=parse_instant, default=None, help="UTC instant to fire the clock at")
-    parser.add_argument("--port", type=int, default=8018, help="port of the API (chalice local)")
+    parser.add_argument("--port", type=int, default=None, help="port of the API (chalice local; default PORT, 8018)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the run")
     return parser
 
@@ -245,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(line), flush=True)
             return 0 if ok else 1
         console.print_json(json.dumps(line))
-        return _serve_api(stack, args.port)
+        return _serve_api(stack, args.port or get_settings().port)
     finally:
         stack.stop()
 

@@ -20,6 +20,7 @@ from chalicelib.db.migrate import upgrade
 from chalicelib.db.workflows import ensure_default_workflows, get_workflow
 from chalicelib.runtime import reset
 from chalicelib.settings import PROJECT_ROOT
+from infra import resources
 from infra.deploy import Deployment, deploy
 from infra.resources import APP_NAME
 from localcloud.clock import EventBridgeClock, Firing
@@ -117,7 +118,11 @@ class Stack:
             self.simulator = SimulatorServer(tenants=self._tenants).start()
             platform_url = self.simulator.url
         self.cloud = LocalCloud().start()
+        # Every stack runs with the `local` stage's settings (Map concurrency, fast retries), whatever its
+        # own stage name (which only keeps its resource names apart).
+        local_stage = {k: v for k, v in resources.functions("local")[0].environment.items() if k != "STAGE"}
         self.env = {
+            **local_stage,
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "RABBITMQ_URL": self.rabbitmq_url,

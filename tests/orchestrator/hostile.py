@@ -241,13 +241,14 @@ class Case:
     operation: str
     role: str
     method: str
-    path: str  # relative to the API prefix, query string included
+    path: str  # relative to the API prefix (absolute for routes outside it), query string included
     body: Any = None
     raw: bytes | None = None
     headers: dict[str, str] | None = None
     slot: str = ""
     sent: str = ""  # the hostile value as text (an echo of it in the answer is not a leak)
     must_reject: bool = True
+    absolute: bool = False  # the route lives outside /api/v1/orchestrator (e.g. the enterprise routes)
 
     def describe(self) -> str:
         return f"{self.method} {self.path[:80]!r} as {self.role} [{self.slot}={self.sent[:40]!r}]"
@@ -301,9 +302,10 @@ def _operation_cases(op: Any, raw_path_values: bool) -> list[Case]:
     base_path = _path(op.full_path, {p: defaults.get(p, "x") for p in params}, API_PREFIX)
     body = baseline_body(op.body) if op.body is not None else None
     own: list[Case] = []
+    outside = not op.full_path.startswith(API_PREFIX + "/")
 
     def add(**kwargs: Any) -> None:  # the roles allowed take turns
-        own.append(Case(op.operation_id, allowed[len(own) % len(allowed)], op.method, **kwargs))
+        own.append(Case(op.operation_id, allowed[len(own) % len(allowed)], op.method, absolute=outside, **kwargs))
 
     for param in params:
         for value, reject in TEXT_VALUES.get(param, TEXT_VALUES["name"]) + [(c, REJECT) for c in CONTROL]:
@@ -350,7 +352,9 @@ def _without_echo(text: str, sent: str) -> str:
 def check(api: Api, case: Case) -> list[str]:
     """Send one case; the problems seen (empty when it was answered well)."""
     token = token_for(case.role)
-    status, body, _ = api.call(case.method, case.path, token, case.body, raw=case.raw, headers=case.headers)
+    status, body, _ = api.call(
+        case.method, case.path, token, case.body, raw=case.raw, headers=case.headers, absolute=case.absolute
+    )
     problems = []
     if status >= 500:
         problems.append(f"{status}: {str(body)[:300]}")

@@ -38,12 +38,12 @@ def seed(url: str, workflow: str, count: int, *, seed_value: int = 7) -> list[di
                 "workflow_name": workflow,
                 "execution_name": f"{workflow}-{n}-{uuid.uuid4().hex[:8]}",
                 "scope": "Europe/Madrid",
-                "trigger": "retry" if rng.random() < 0.1 else "scheduled",
+                "execution_type": "retry" if rng.random() < 0.1 else "scheduled",
                 "run_date": None if rng.random() < 0.1 else started.date(),
                 "status": status,
                 "started_at": started,
                 "duration_seconds": duration,
-                "result": {"cost": cost} if cost else None,
+                "result_summary": {"cost": cost} if cost else None,
             }
         )
     with session_scope(url) as session:
@@ -64,7 +64,7 @@ def _block(rows: list[dict[str, Any]]) -> dict[str, Any]:
         by_status[r["status"]] += 1
     finished = sum(by_status[s] for s in TERMINAL_STATUSES)
     durations = [r["duration_seconds"] for r in rows if r["duration_seconds"] is not None and r["status"] != "running"]
-    costs = [((r["result"] or {}).get("cost") or {}) for r in rows]
+    costs = [((r["result_summary"] or {}).get("cost") or {}) for r in rows]
     total = sum(c.get("eur_total") or 0.0 for c in costs)
     tenants = sum((c.get("billed") or {}).get("express_requests") or 0 for c in costs)
     return {
@@ -79,7 +79,7 @@ def _block(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "duration_p50": _percentile(durations, 50),
         "duration_p95": _percentile(durations, 95),
         "duration_max": round(max(durations), 3) if durations else None,
-        "retries": sum(1 for r in rows if r["trigger"] == "retry"),
+        "retries": sum(1 for r in rows if r["execution_type"] == "retry"),
         "cost_eur": round(total, 8),
         "cost_eur_per_tenant": round(total / tenants, 10) if tenants else None,
     }
