@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -16,6 +17,9 @@ from typing import Any
 from bench.config import ROOT, Config
 
 RESULT_MARK = "BENCH-RESULT "
+# The benchmark's stages (bench1000, ...) are not development stages: they need a JWT secret of their own,
+# one per benchmark run, shared by all its processes.
+_JWT_SECRET = os.environ.setdefault("JWT_SECRET", f"bench-{secrets.token_hex(24)}")
 
 
 def python_path() -> str:
@@ -117,6 +121,7 @@ def worker_env(cfg: Config, database_url: str, simulator_url: str, **extra: str)
         "REDIS_KEY_PREFIX": cfg.redis_prefix,
         "POWERTOOLS_LOG_LEVEL": "ERROR",
         "MAP_MAX_CONCURRENCY": str(cfg.concurrency),
+        "JWT_SECRET": _JWT_SECRET,
         **extra,
     }
 

@@ -34,3 +34,22 @@ class StaleRunError(OrchestratorError):
 
 class RunNotRunningError(OrchestratorError):
     """An operation that needs a running run (cancel) found it finished or not started."""
+
+
+def recordable_message(error_type: str | None, message: str) -> str:
+    """What a step's failure may say where tenants read it (failed tenants, their logs): the message of the
+    orchestrator's own errors and of the platform's (Step Functions, Lambda) as is; any other exception's
+    text -- a driver's SQL, a host and port, a stack -- is replaced (it stays in the service log)."""
+    own = {cls.__name__ for cls in _all_subclasses(OrchestratorError)} | {OrchestratorError.__name__}
+    name = error_type or ""
+    if name in own or name.startswith(("States.", "Lambda.", "Sandbox.")):
+        return message[:2000]
+    return f"{name or 'error'}: unexpected error (the details are in the service log)"
+
+
+def _all_subclasses(cls: type) -> list[type]:
+    found: list[type] = []
+    sub: type
+    for sub in cls.__subclasses__():
+        found += [sub, *_all_subclasses(sub)]
+    return found

@@ -14,8 +14,33 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / ".local" / "orchestrator.db"
-PROTECTED_STAGES = ("dev", "prod")
+# Only these stages, spelled exactly so, may run on the published development JWT secret; every other
+# stage (dev, prod, staging, "Prod", "dev ", or no STAGE at all) must be given a JWT_SECRET.
+DEVELOPMENT_STAGES = ("local", "test")
 LOCAL_ONLY_JWT_SECRET = "local-only-insecure-jwt-secret-never-use-outside-local"  # noqa: S105
+MIN_JWT_SECRET_BYTES = 32
+
+
+def jwt_secret_for(stage: str, secret: str) -> str:
+    """The HS256 secret a stage may use, or ValueError naming JWT_SECRET.
+
+    A given secret must be at least MIN_JWT_SECRET_BYTES bytes, and the published development secret is
+    refused outside the development stages; without a secret only a development stage starts (on the
+    development secret).
+    """
+    if secret:
+        size = len(secret.encode())
+        if size < MIN_JWT_SECRET_BYTES:
+            raise ValueError(f"JWT_SECRET: must be at least {MIN_JWT_SECRET_BYTES} bytes (got {size})")
+        if secret == LOCAL_ONLY_JWT_SECRET and stage not in DEVELOPMENT_STAGES:
+            raise ValueError(f"JWT_SECRET: the published development secret may not be used on stage {stage!r}")
+        return secret
+    if stage in DEVELOPMENT_STAGES:
+        return LOCAL_ONLY_JWT_SECRET
+    raise ValueError(
+        f"JWT_SECRET: required on stage {stage!r} (at least {MIN_JWT_SECRET_BYTES} bytes; only the stages "
+        f"{' and '.join(DEVELOPMENT_STAGES)} may run without one): refusing to start"
+    )
 
 
 class Settings(BaseSettings):
@@ -104,15 +129,17 @@ class Settings(BaseSettings):
     map_max_concurrency: int = Field(default=40, gt=0, le=10000)
     instance_id: str = "local"
     aws_lambda_log_stream_name: str = ""  # set by Lambda: one per sandbox
-    stage: str = "local"
+    stage: str = ""  # set by every stage's config; unset is no development stage (see jwt_secret_for)
 
-    # API authentication. The HS256 secret is required on dev/prod; other stages fall back to a
-    # local-only constant that must never protect anything real. AUTH_VERIFIER picks the token verifier:
-    # "hs256" or "package.module:factory" for a real identity provider (see chalicelib/auth.py).
+    # API authentication (rules in `jwt_secret_for`): a JWT_SECRET of at least 32 bytes on every stage but
+    # local and test, which may fall back to a published development constant that must never protect
+    # anything real. Tokens living longer than JWT_MAX_LIFETIME_SECONDS are refused. AUTH_VERIFIER picks
+    # the token verifier: "hs256" or "package.module:factory" for a real identity provider (chalicelib/api/auth.py).
     jwt_secret: str = ""
     jwt_issuer: str = ""
     jwt_audience: str = ""
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=600)
+    jwt_max_lifetime_seconds: int = Field(default=24 * 3600, gt=0, le=30 * 86400)
     auth_verifier: str = "hs256"
     # Prometheus cannot log in with a user's JWT: GET /metrics also accepts this bearer token (empty: none).
     metrics_token: str = ""
@@ -121,10 +148,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _jwt_secret_for_stage(self) -> Settings:
-        if not self.jwt_secret and self.auth_verifier == "hs256":
-            if self.stage in PROTECTED_STAGES:
-                raise ValueError(f"JWT_SECRET: required on stage {self.stage!r} (refusing to start without one)")
-            object.__setattr__(self, "jwt_secret", LOCAL_ONLY_JWT_SECRET)
+        if self.auth_verifier == "hs256":
+            object.__setattr__(self, "jwt_secret", jwt_secret_for(self.stage, self.jwt_secret))
         return self
 
     @property

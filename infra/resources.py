@@ -143,7 +143,9 @@ def stage_settings(stage: str, environment: dict[str, str] | None = None) -> Set
     not this process's (what is packaged depends on the configuration only)."""
     env = {**functions(stage)[0].environment, **(environment or {})}
     fields: dict[str, Any] = {k.lower(): v for k, v in env.items() if k.lower() in Settings.model_fields}
-    fields.pop("stage", None)  # the stage's own rules (its secrets) are checked where it runs, not here
+    # The stage's own rules (its secrets) are checked where it runs, not here: these settings only feed the
+    # packaged definitions, read as on a development stage (which needs no JWT secret).
+    fields["stage"] = "local"
     return _ConfiguredSettings(**fields)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,10 @@ for path in (str(ROOT), str(ROOT / "localstack")):
         sys.path.insert(0, path)
 
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+
+from localrun.gateway import install as _shape_local_gateway  # noqa: E402 - needs the path above
+
+_shape_local_gateway()  # chalice.test.Client answers unknown paths as `chalice local` does (localrun.gateway)
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/postgres")
@@ -26,6 +31,9 @@ PG_TEST_DB = os.environ.get("TEST_PG_DATABASE", f"orchestrator_test_{os.getpid()
 REAL_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 os.environ.setdefault("REDIS_KEY_PREFIX", f"orchestrator-test-{os.getpid()}")
+# The test stacks run on stages of their own (ftest, itest, chaos), which need a real secret: one per
+# session, set before any token is minted so every process of the session shares it.
+os.environ.setdefault("JWT_SECRET", f"test-session-{secrets.token_hex(24)}")
 
 
 @pytest.fixture(scope="session")

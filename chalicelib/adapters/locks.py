@@ -35,12 +35,18 @@ class RunLocks:
     def key(self, workflow: str, scope: str) -> str:
         return f"{self._prefix}:run-lock:{workflow}:{scope}"
 
-    def acquire(self, key: str, token: str, ttl_seconds: int) -> Lock | None:
+    def acquire(self, key: str, token: str, ttl_seconds: int, *, floor: int = 0) -> Lock | None:
         """Take the lock for `token`; None if another token holds it. Re-acquiring with the holder's
-        own token succeeds (an at-least-once redelivery of the same dispatch)."""
+        own token succeeds (an at-least-once redelivery of the same dispatch).
+
+        The fencing number handed out is always above `floor` (the highest number recorded elsewhere,
+        e.g. in Postgres): Redis may have lost its counter (a flush, a failover without persistence) and
+        a number at or below one already registered would fence the new run off as superseded."""
         try:
             # One script: a redelivery can never read the fence between another holder's SET and INCR.
-            state, fence = self._client.eval(_ACQUIRE, 2, key, f"{key}:fence", token, ttl_seconds * 1000)
+            state, fence = self._client.eval(
+                _ACQUIRE, 2, key, f"{key}:fence", token, ttl_seconds * 1000, max(int(floor), 0)
+            )
         except redis.RedisError as exc:
             raise LockUnavailableError(f"Redis unreachable, no run started: {exc}") from exc
         if int(state) == 1:
@@ -100,9 +106,14 @@ class RunLocks:
 
 
 # Take the lock and its fencing number atomically; a re-acquisition by the holder's own token (a
-# redelivery) gets the holder's number back. Returns {1, fence} (taken), {0, fence} (ours already), {-1, 0}.
+# redelivery) gets the holder's number back. A fresh number is above ARGV[3], the floor recorded outside
+# Redis. Returns {1, fence} (taken), {0, fence} (ours already), {-1, 0}.
 _ACQUIRE = """
 if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    local floor = tonumber(ARGV[3])
+    if tonumber(redis.call('get', KEYS[2]) or '0') < floor then
+        redis.call('set', KEYS[2], floor)
+    end
     return {1, redis.call('incr', KEYS[2])}
 end
 if redis.call('get', KEYS[1]) == ARGV[1] then

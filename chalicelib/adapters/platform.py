@@ -150,6 +150,8 @@ class PlatformClient:
             return self._send(service, method, path, **kwargs)
 
     def _send(self, service: str, method: str, path: str, **kwargs: Any) -> Any:
+        """One call. An error's message says which service did what (it is recorded with the step, where a
+        tenant may read it); the request path, the address and the service's answer go to the log only."""
         return self._decode(service, method, path, self._exchange(service, method, path, **kwargs))
 
     def _exchange(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -158,24 +160,37 @@ class PlatformClient:
             kwargs.setdefault("timeout", self._settings.service_timeout(service))  # a dashboard read sets its own
             return self._client.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
-            raise TransientServiceError(f"{service} service timed out: {method} {path}") from exc
+            self._log_failure(service, method, path, f"timed out: {exc}")
+            raise TransientServiceError(f"{service} service timed out") from exc
         except httpx.TransportError as exc:
-            raise TransientServiceError(f"{service} service unreachable: {method} {path}: {exc}") from exc
+            self._log_failure(service, method, path, f"unreachable: {type(exc).__name__}: {exc}")
+            raise TransientServiceError(f"{service} service unreachable ({type(exc).__name__})") from exc
 
     @staticmethod
     def _decode(service: str, method: str, path: str, response: httpx.Response) -> Any:
-        if response.status_code >= 500 or response.status_code == 429:
-            raise TransientServiceError(
-                f"{service} service answered {response.status_code} to {method} {path}: {response.text[:200]}"
-            )
         if response.status_code >= 400:
-            raise PermanentServiceError(
-                f"{service} service answered {response.status_code} to {method} {path}: {response.text[:200]}"
+            PlatformClient._log_failure(
+                service, method, path, f"answered {response.status_code}: {response.text[:500]}"
             )
+            error = (
+                TransientServiceError
+                if response.status_code >= 500 or response.status_code == 429
+                else PermanentServiceError
+            )
+            raise error(f"{service} service answered {response.status_code}")
         try:
             return response.json()
         except ValueError as exc:
-            raise TransientServiceError(f"{service} service answered non-JSON to {method} {path}") from exc
+            PlatformClient._log_failure(service, method, path, f"answered non-JSON: {response.text[:500]}")
+            raise TransientServiceError(f"{service} service answered non-JSON") from exc
+
+    @staticmethod
+    def _log_failure(service: str, method: str, path: str, what: str) -> None:
+        from chalicelib.observability import get_logger
+
+        get_logger().warning(
+            "platform call failed", extra={"service": service, "request": f"{method} {path}", "error": what}
+        )
 
     def _read(
         self,

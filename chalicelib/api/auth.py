@@ -78,13 +78,34 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     return Principal(subject=subject, role=role, tenant_id=tenant_id, tier=tier)
 
 
+def check_lifetime(claims: dict[str, Any], *, max_lifetime: int, leeway: int, now: float | None = None) -> None:
+    """Refuse (401) a token that would stay valid longer than `max_lifetime` seconds: its `exp` further
+    than that from now, or from its `iat`. A stolen long-lived token is a standing key."""
+    now = time.time() if now is None else now
+    exp, iat = claims.get("exp"), claims.get("iat")
+    hours = f"{max_lifetime / 3600:g} h"
+    if isinstance(exp, int | float) and exp - now > max_lifetime + leeway:
+        raise unauthenticated(f"token lifetime exceeds the maximum of {hours} (exp is too far in the future)")
+    if isinstance(exp, int | float) and isinstance(iat, int | float) and exp - iat > max_lifetime + leeway:
+        raise unauthenticated(f"token lifetime exceeds the maximum of {hours} (exp - iat)")
+
+
 class HS256Verifier:
     """Shared-secret tokens (local and small deployments)."""
 
-    def __init__(self, secret: str, *, issuer: str = "", audience: str = "", leeway: int = 30) -> None:
+    def __init__(
+        self,
+        secret: str,
+        *,
+        issuer: str = "",
+        audience: str = "",
+        leeway: int = 30,
+        max_lifetime: int = 24 * 3600,
+    ) -> None:
         if not secret:
             raise ValueError("HS256Verifier needs a secret")
         self._secret, self._issuer, self._audience, self._leeway = secret, issuer, audience, leeway
+        self._max_lifetime = max_lifetime
 
     def verify(self, token: str) -> Principal:
         import jwt
@@ -110,6 +131,7 @@ class HS256Verifier:
             raise unauthenticated("token issuer is not trusted") from None
         except jwt.InvalidTokenError as exc:
             raise unauthenticated(f"invalid token: {exc}") from None
+        check_lifetime(claims, max_lifetime=self._max_lifetime, leeway=self._leeway)
         return principal_from_claims(claims)
 
 
@@ -154,6 +176,7 @@ def _verifier_for(settings: Settings) -> Verifier:
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             leeway=settings.jwt_leeway_seconds,
+            max_lifetime=settings.jwt_max_lifetime_seconds,
         )
     module_name, _, attr = settings.auth_verifier.partition(":")
     if not attr:

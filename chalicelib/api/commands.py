@@ -28,6 +28,7 @@ from chalicelib.db.models import Execution, Workflow
 from chalicelib.db.sql import aware
 from chalicelib.db.workflows import all_workflows
 from chalicelib.db.workflows import get_workflow as get_workflow_row
+from chalicelib.domain.bounds import check_run_date
 from chalicelib.settings import get_settings
 
 RETRYABLE = ("failed", "completed_with_failures", "cancelled")
@@ -54,17 +55,12 @@ def machine_for(workflow: Workflow) -> str | None:
 
 
 def reconcile_rules() -> dict[str, Any]:
-    """EventBridge rules in line with the workflows table. The row is committed
-    before; a failure here is reported in the response, never a 500 (the next reconcile fixes the rules)."""
-    from chalicelib.services.scheduling import reconcile_rules as reconcile
+    """EventBridge rules in line with the workflows table, after every change of a workflow (the row is
+    committed before). A failure is reported in the response (the route answers 207), never a 500; the
+    catch-up sweep reconciles again by itself."""
+    from chalicelib.services.scheduling import reconcile_rules_reported
 
-    try:
-        return {"status": "ok", **reconcile()}
-    except Exception as exc:  # noqa: BLE001
-        from chalicelib.observability import get_logger
-
-        get_logger().warning("EventBridge rules not reconciled", extra={"error": str(exc)})
-        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    return reconcile_rules_reported()
 
 
 def _check_definition(workflow: Workflow | None, changes: dict[str, Any]) -> None:
@@ -72,13 +68,15 @@ def _check_definition(workflow: Workflow | None, changes: dict[str, Any]) -> Non
     from chalicelib.domain.workflows import validate_definition
 
     merged = (
-        {k: getattr(workflow, k) for k in ("cron_expression", "holiday_policy", "weekend_cron")}
+        {k: getattr(workflow, k) for k in ("cron_expression", "holiday_policy", "weekend_cron", "timezone")}
         if workflow is not None
         else {}
     )
     merged.update({k: v for k, v in changes.items() if k not in ("name", "description", "enabled", "steps")})
+    # A schedule that never runs is refused when it is defined or changed (not when other fields change).
+    touched = workflow is None or bool({"cron_expression", "holiday_policy", "weekend_cron", "timezone"} & set(changes))
     try:
-        validate_definition(merged)
+        validate_definition(merged, now=datetime.now(UTC) if touched else None)
     except ValueError as exc:
         field, _, _rest = str(exc).partition(":")
         raise bad_request(str(exc), field if field in merged else None, "validation_error") from None
@@ -175,8 +173,10 @@ def create_workflow(body: WorkflowCreate, principal: Any = None) -> dict[str, An
             target=workflow.name,
             after=values,
         )
-    reconcile_rules()
-    return get_workflow(view["id"])  # as the reconcile left it (next_execution_at)
+    rules = reconcile_rules()
+    view = get_workflow(view["id"])  # as the reconcile left it (next_execution_at)
+    view["rules"] = rules
+    return view
 
 
 def update_workflow(ident: str, body: WorkflowUpdate, principal: Any = None) -> dict[str, Any]:
@@ -209,9 +209,10 @@ def update_workflow(ident: str, body: WorkflowUpdate, principal: Any = None) -> 
             )
         session.flush()
         view = workflow_view(workflow)
-    if {"cron_expression", "timezone", "enabled", "weekend_cron", "holiday_policy", "steps"} & set(changes):
-        reconcile_rules()
-        view = get_workflow(view["id"])  # as the reconcile left it (next_execution_at)
+    # Every change reconciles, whatever it touched: a write is also a chance to repair earlier drift.
+    rules = reconcile_rules()
+    view = get_workflow(view["id"])  # as the reconcile left it (next_execution_at)
+    view["rules"] = rules
     if {"max_retries", "retry_delay_seconds"} & set(changes):
         view["retry_policy"] = apply_retry_policy(view["name"])
     return view
@@ -232,11 +233,11 @@ def apply_retry_policy(workflow_name: str) -> dict[str, Any]:
 
 
 def set_enabled(ident: str, enabled: bool, principal: Any = None) -> dict[str, Any]:
-    """Idempotent: enabling an enabled workflow is fine."""
+    """Idempotent for the row; the rules are reconciled every time (enabling again once EventBridge is
+    back repairs rules an earlier call could not put)."""
     with session_scope() as session:
         workflow = find_workflow(session, ident)
-        changed = workflow.enabled != enabled
-        if changed:
+        if workflow.enabled != enabled:
             audit.record(
                 session,
                 actor=_actor(principal),
@@ -246,12 +247,13 @@ def set_enabled(ident: str, enabled: bool, principal: Any = None) -> dict[str, A
                 before={"enabled": workflow.enabled},
                 after={"enabled": enabled},
             )
-        workflow.enabled = enabled
+            workflow.enabled = enabled
+            workflow.updated_at = datetime.now(UTC)
         session.flush()
         view = workflow_view(workflow)
-    if changed:
-        reconcile_rules()
-        view = get_workflow(view["id"])  # as the reconcile left it (next_execution_at)
+    rules = reconcile_rules()
+    view = get_workflow(view["id"])  # as the reconcile left it (next_execution_at)
+    view["rules"] = rules
     return view
 
 
@@ -325,6 +327,13 @@ def _local_today(scope: str) -> Any:
     return local_date(scope, datetime.now(UTC))
 
 
+def _check_run_date(run_date: Any, today: Any) -> Any:
+    try:
+        return check_run_date(run_date, today)
+    except ValueError as exc:
+        raise bad_request(str(exc), "run_date") from None
+
+
 def execute(ident: str, body: ExecuteRequest, principal: Any = None) -> dict[str, Any]:
     """Manual trigger: the same dispatch, naming (`-manual`, then `-manual-2`, ... the same day) and run lock
     as the schedule. Without tenant_ids or scope, every scope's active tenants: one execution per scope."""
@@ -332,6 +341,8 @@ def execute(ident: str, body: ExecuteRequest, principal: Any = None) -> dict[str
         workflow = find_workflow(session, ident)
         name, enabled, default_tz = workflow.name, workflow.enabled, workflow.timezone
         machine = machine_for(workflow)
+    if body.run_date is not None:  # bad input is a 400 before any state is looked at (checked per scope below)
+        _check_run_date(body.run_date, _local_today(body.scope or default_tz))
     if not enabled:
         raise conflict("workflow_disabled", f"workflow {name} is disabled; enable it first", "workflow_id")
     if machine is None:
@@ -362,7 +373,8 @@ def execute(ident: str, body: ExecuteRequest, principal: Any = None) -> dict[str
         scopes = dict.fromkeys(_active_scopes(default_tz))
     runs = []
     for scope, ids in sorted(scopes.items()):
-        run_date = body.run_date or _local_today(scope)
+        today = _local_today(scope)
+        run_date = _check_run_date(body.run_date or today, today)
         try:
             suffix = _manual_suffix(name, scope, run_date)
             runs.append(
@@ -396,9 +408,9 @@ def execute(ident: str, body: ExecuteRequest, principal: Any = None) -> dict[str
     return {"workflow_name": name, "runs": runs}
 
 
-def _retry_suffix(session: Session, original: dict[str, Any]) -> str:
+def _retry_suffix(session: Session, original: dict[str, Any]) -> tuple[str, int]:
     """Retries are named after the original: `<original name>-retry<N>`, N one more than any before (a
-    retry of a retry counts on from the same original name)."""
+    retry of a retry counts on from the same original name). Returns (name suffix, N)."""
     from chalicelib.domain.runs import execution_name
 
     base = _RETRY_SUFFIX.sub("", original["execution_name"])
@@ -406,8 +418,9 @@ def _retry_suffix(session: Session, original: dict[str, Any]) -> str:
     own_suffix = base[len(plain) + 1 :] if base.startswith(plain + "-") else ""
     names = session.scalars(select(Execution.execution_name).where(Execution.execution_name.like(f"{base}-retry%")))
     numbers = [int(m.group(1)) for n in names if (m := _RETRY_SUFFIX.search(n)) and n[: m.start()] == base]
-    retry = f"retry{max(numbers, default=0) + 1}"
-    return f"{own_suffix}-{retry}" if own_suffix else retry
+    number = max(numbers, default=0) + 1
+    retry = f"retry{number}"
+    return (f"{own_suffix}-{retry}" if own_suffix else retry), number
 
 
 def retry(execution_id: str, principal: Any, body: RetryRequest) -> dict[str, Any]:
@@ -452,7 +465,21 @@ def retry(execution_id: str, principal: Any, body: RetryRequest) -> dict[str, An
                     "tenant_ids",
                 )
             failed = named = sorted(set(body.tenant_ids))
-        suffix = _retry_suffix(session, original)
+        suffix, number = _retry_suffix(session, original)
+        workflow = get_workflow_row(session, original["workflow_name"])
+        allowed = workflow.max_retries if workflow is not None else 0
+        machine = machine_for(workflow) if workflow is not None else None
+        if machine is None:
+            raise conflict(
+                "not_deployed", f"no state machine is deployed for workflow {original['workflow_name']}", "execution_id"
+            )
+        if number > allowed:
+            raise conflict(
+                "retry_limit_reached",
+                f"{_RETRY_SUFFIX.sub('', original['execution_name'])} was retried {number - 1} times: "
+                f"workflow {original['workflow_name']} allows max_retries={allowed}",
+                "execution_id",
+            )
     # No failed tenant recorded (the run itself broke before the tenants): re-run all of its tenants.
     tenant_ids = failed or None
     outcome = _start(
@@ -464,6 +491,7 @@ def retry(execution_id: str, principal: Any, body: RetryRequest) -> dict[str, An
         triggered_by=getattr(principal, "subject", None),
         name_suffix=suffix,
         retry_of=original["id"],
+        state_machine=machine,
     )
     if outcome["outcome"] != "started":
         raise conflict(
@@ -482,7 +510,8 @@ def retry(execution_id: str, principal: Any, body: RetryRequest) -> dict[str, An
         "retry_of": original["id"],
         "execution_name": outcome["execution_name"],
         "outcome": outcome["outcome"],
-        "execution_arn": outcome.get("execution_arn"),
+        # The ARN names the AWS account and region: operators only.
+        "execution_arn": outcome.get("execution_arn") if principal.is_admin else None,
         "tenant_ids": tenant_ids,
     }
 

@@ -64,9 +64,16 @@ def _stepfunctions() -> str:
     return describe_state_machine(os.environ.get("DAILY_OPERATIONS_STATE_MACHINE_ARN"))
 
 
-def health() -> tuple[int, dict[str, Any]]:
+PUBLIC_CHECK_FIELDS = ("status", "required")
+
+
+def health(*, details: bool = False) -> tuple[int, dict[str, Any]]:
     """Database, Redis and Step Functions are required (503 when one is down); RabbitMQ is not (events wait
-    in the outbox)."""
+    in the outbox).
+
+    Anyone sees the overall status and each dependency's status (up, down, disabled). The stage, the
+    latencies and what a failing dependency said (driver errors name hosts and ports) are for operators
+    (`details`) and for the log, where every failing check is written."""
     checks = {
         "database": _timed(True, _database),
         "redis": _timed(True, _redis),
@@ -74,7 +81,16 @@ def health() -> tuple[int, dict[str, Any]]:
         "rabbitmq": _timed(False, _rabbitmq),
     }
     healthy = all(c["status"] == "up" for c in checks.values() if c["required"])
-    body = {"status": "healthy" if healthy else "unhealthy", "stage": get_settings().stage, "checks": checks}
+    failing = {name: c.get("error") for name, c in checks.items() if c["status"] == "down"}
+    if failing:
+        from chalicelib.observability import get_logger
+
+        get_logger().warning("health check failing", extra={"checks": failing})
+    body: dict[str, Any] = {"status": "healthy" if healthy else "unhealthy", "checks": checks}
+    if details:
+        body["stage"] = get_settings().stage
+    else:
+        body["checks"] = {name: {k: c[k] for k in PUBLIC_CHECK_FIELDS} for name, c in checks.items()}
     return (200 if healthy else 503), body
 
 

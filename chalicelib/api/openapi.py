@@ -27,6 +27,7 @@ PATH_SCHEMAS: dict[str, dict[str, Any]] = {
         "description": "the workflow's id (UUID) or its name",
     },
 }
+SUCCESS_TEXT = {207: "Saved, but its EventBridge rules were not applied (see `rules`; the sweep repairs them)"}
 ERROR_TEXT = {
     400: "Invalid input (the message and `field` name the problem)",
     401: "Missing, invalid or expired token",
@@ -116,7 +117,7 @@ def _operation(op: Operation, refs: dict[tuple[type[BaseModel], str], dict[str, 
             schema = {"type": "string"} if model.startswith("text/") else {"type": "object"}
             responses[str(status)] = {"description": "OK", "content": {model: {"schema": schema}}}
         else:
-            text = "OK" if status < 300 else ERROR_TEXT.get(status, "Error")
+            text = SUCCESS_TEXT.get(status, "OK") if status < 300 else ERROR_TEXT.get(status, "Error")
             responses[str(status)] = {"description": text, "content": _json(refs[(model, "serialization")])}
     errors = set(op.errors)
     if op.auth != "public":

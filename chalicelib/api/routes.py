@@ -6,16 +6,27 @@ own tenant's executions and logs, and get 404 for anyone else's).
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 from chalice import Blueprint, Response
 
 from chalicelib.api import schemas as s
-from chalicelib.api.framework import ApiError, Call, Text, bad_request, error, not_found, operation
+from chalicelib.api.framework import (
+    ApiError,
+    Call,
+    Text,
+    bad_request,
+    error,
+    not_found,
+    operation,
+    project_shape_middleware,
+)
 
 api = Blueprint(__name__)
 docs = Blueprint(__name__ + ".docs")
+api.register_middleware(project_shape_middleware, "http")  # applies to every route of the app
 
 
 def _uuid(value: str, field: str = "execution_id") -> str:
@@ -42,12 +53,13 @@ def _session() -> Any:
     also={503: s.Health},
 )
 def health(call: Call[None, None]) -> Response:
+    """Anyone: healthy/unhealthy and each dependency's status. A platform_admin token adds the details."""
     from chalicelib.api.health import health as check
 
-    status, body = check()
+    status, body = check(details=call.principal is not None and call.principal.is_admin)
     return Response(
         status_code=status,
-        body=s.Health.model_validate(body).model_dump(mode="json"),
+        body=s.Health.model_validate(body).model_dump(mode="json", exclude_none=True),
         headers={"Content-Type": "application/json"},
     )
 
@@ -250,10 +262,34 @@ def retry_execution(call: Call[None, s.RetryRequest], execution_id: str) -> s.Re
 
 
 # --- workflows ----------------------------------------------------------------------------------------------
+RULES_NOT_APPLIED = 207  # the change is saved; its EventBridge rules are not (yet): see `rules`
+
+
+def _changed(view: Any, status: int = 200) -> Response:
+    """A change's answer: `status`, or 207 when its EventBridge rules could not be applied."""
+    if view.rules is not None and view.rules.status != "ok":
+        status = RULES_NOT_APPLIED
+    return Response(status_code=status, body=view.model_dump(mode="json"), headers={"Content-Type": "application/json"})
+
+
+_WORKFLOW_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
 def _workflow_id(value: str) -> str:
-    if not value or len(value) > 100:
-        raise bad_request("workflow_id must be a workflow id or name of at most 100 characters", "workflow_id")
-    return value
+    """A workflow's id (a UUID) or its name; anything else is a 400 before any lookup."""
+    if _WORKFLOW_NAME.match(value):
+        return value
+    try:
+        return str(uuid.UUID(value)) if len(value) <= 36 else _bad_workflow_id()
+    except ValueError:
+        return _bad_workflow_id()
+
+
+def _bad_workflow_id() -> str:
+    raise bad_request(
+        "workflow_id must be a workflow's id (a UUID) or its name ([a-z][a-z0-9_]*, 40 characters at most)",
+        "workflow_id",
+    )
 
 
 @operation(api, "/workflows", summary="All workflows", response=s.WorkflowList, tags=("workflows",), errors=(401, 403))
@@ -273,11 +309,12 @@ def list_workflows(call: Call[None, None]) -> s.WorkflowList:
     status=201,
     tags=("workflows",),
     errors=(400, 401, 403, 409),
+    also={RULES_NOT_APPLIED: s.WorkflowView},
 )
-def create_workflow(call: Call[None, s.WorkflowCreate]) -> s.WorkflowView:
+def create_workflow(call: Call[None, s.WorkflowCreate]) -> Response:
     from chalicelib.api.commands import create_workflow as run
 
-    return s.WorkflowView.model_validate(run(call.body, call.principal))
+    return _changed(s.WorkflowView.model_validate(run(call.body, call.principal)), 201)
 
 
 @operation(
@@ -303,41 +340,44 @@ def get_workflow(call: Call[None, None], workflow_id: str) -> s.WorkflowView:
     summary="Change cron, timezone, steps, limits or calendar policy (EventBridge rules reconciled)",
     tags=("workflows",),
     errors=(400, 401, 403, 404),
+    also={RULES_NOT_APPLIED: s.WorkflowView},
 )
-def update_workflow(call: Call[None, s.WorkflowUpdate], workflow_id: str) -> s.WorkflowView:
+def update_workflow(call: Call[None, s.WorkflowUpdate], workflow_id: str) -> Response:
     from chalicelib.api.commands import update_workflow as run
 
-    return s.WorkflowView.model_validate(run(_workflow_id(workflow_id), call.body, call.principal))
+    return _changed(s.WorkflowView.model_validate(run(_workflow_id(workflow_id), call.body, call.principal)))
 
 
 @operation(
     api,
     "/workflows/{workflow_id}/enable",
     "POST",
-    summary="Enable (idempotent)",
+    summary="Enable (idempotent; the EventBridge rules are reconciled every time)",
     response=s.WorkflowView,
     tags=("workflows",),
     errors=(400, 401, 403, 404),
+    also={RULES_NOT_APPLIED: s.WorkflowView},
 )
-def enable_workflow(call: Call[None, None], workflow_id: str) -> s.WorkflowView:
+def enable_workflow(call: Call[None, None], workflow_id: str) -> Response:
     from chalicelib.api.commands import set_enabled
 
-    return s.WorkflowView.model_validate(set_enabled(_workflow_id(workflow_id), True, call.principal))
+    return _changed(s.WorkflowView.model_validate(set_enabled(_workflow_id(workflow_id), True, call.principal)))
 
 
 @operation(
     api,
     "/workflows/{workflow_id}/disable",
     "POST",
-    summary="Disable (idempotent)",
+    summary="Disable (idempotent; the EventBridge rules are reconciled every time)",
     response=s.WorkflowView,
     tags=("workflows",),
     errors=(400, 401, 403, 404),
+    also={RULES_NOT_APPLIED: s.WorkflowView},
 )
-def disable_workflow(call: Call[None, None], workflow_id: str) -> s.WorkflowView:
+def disable_workflow(call: Call[None, None], workflow_id: str) -> Response:
     from chalicelib.api.commands import set_enabled
 
-    return s.WorkflowView.model_validate(set_enabled(_workflow_id(workflow_id), False, call.principal))
+    return _changed(s.WorkflowView.model_validate(set_enabled(_workflow_id(workflow_id), False, call.principal)))
 
 
 @operation(
@@ -382,11 +422,12 @@ def get_schedule(call: Call[None, None]) -> s.ScheduleView:
     summary="Change several workflows' schedules at once (all or nothing; rules reconciled)",
     tags=("schedule",),
     errors=(400, 401, 403, 404),
+    also={RULES_NOT_APPLIED: s.ScheduleView},
 )
-def update_schedule(call: Call[None, s.ScheduleUpdate]) -> s.ScheduleView:
+def update_schedule(call: Call[None, s.ScheduleUpdate]) -> Response:
     from chalicelib.api.commands import update_schedule as run
 
-    return s.ScheduleView.model_validate(run(call.body, call.principal))
+    return _changed(s.ScheduleView.model_validate(run(call.body, call.principal)))
 
 
 @operation(

@@ -10,7 +10,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo
 
 # The same values as the tables' CHECK constraints (chalicelib.domain.constants; a unit test compares them).
 ExecutionStatus = Literal["pending", "running", "completed", "completed_with_failures", "failed", "cancelled"]
@@ -49,6 +49,18 @@ def _weekend_cron(value: str) -> str:
     return value if value == "skip" else _cron(value)
 
 
+def _bounded_date(value: date, info: ValidationInfo) -> date:
+    from chalicelib.domain.bounds import check_date
+
+    return check_date(value, info.field_name or "date")
+
+
+def _bounded_instant(value: datetime, info: ValidationInfo) -> datetime:
+    from chalicelib.domain.bounds import check_instant
+
+    return check_instant(value, info.field_name or "time")
+
+
 Cron = Annotated[str, StringConstraints(min_length=9, max_length=100), AfterValidator(_cron)]
 WeekendCron = Annotated[str, StringConstraints(min_length=4, max_length=100), AfterValidator(_weekend_cron)]
 Timezone = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_timezone)]
@@ -56,6 +68,9 @@ WorkflowName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$
 StepName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 TenantId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Cursor = Annotated[str, StringConstraints(min_length=1, max_length=400)]
+# Every date and instant accepted from outside lies within chalicelib.domain.bounds (2000-2099).
+BoundedDate = Annotated[date, AfterValidator(_bounded_date)]
+BoundedInstant = Annotated[AwareDatetime, AfterValidator(_bounded_instant)]
 
 
 def _unique_steps(steps: list[str]) -> list[str]:
@@ -73,7 +88,10 @@ def _absent() -> Any:
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Request bodies: unknown fields refused, and strict types (`"yes"`, `1` or `"3"` are not booleans
+    or integers). Parsed from the JSON text (`model_validate_json`), where dates are ISO strings."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Query(BaseModel):
@@ -90,16 +108,19 @@ class ErrorBody(BaseModel):
 # --- health and monitoring ----------------------------------------------------------------------------------
 class Check(BaseModel):
     status: Literal["up", "down", "disabled"]
-    required: bool
-    latency_ms: float
-    error: str | None = None
-    detail: str | None = None
+    required: bool = Field(description="the service is unhealthy (503) when a required dependency is down")
+    latency_ms: float | None = Field(default=None, description="operators only (platform_admin token)")
+    error: str | None = Field(default=None, description="operators only: what the dependency said")
+    detail: str | None = Field(default=None, description="operators only")
 
 
 class Health(BaseModel):
+    """Public: the overall status and each dependency's. With a platform_admin token: also the stage and
+    each check's latency, detail and error."""
+
     status: Literal["healthy", "unhealthy"]
-    stage: str
     checks: dict[str, Check]
+    stage: str | None = Field(default=None, description="operators only")
 
 
 class DispatchLock(BaseModel):
@@ -264,8 +285,8 @@ class ExecutionsQuery(Query):
     workflow: WorkflowName | None = None
     status: ExecutionStatus | None = None
     tenant_id: TenantId | None = None
-    date_from: date | None = Field(default=None, description="run dates on or after")
-    date_to: date | None = Field(default=None, description="run dates on or before")
+    date_from: BoundedDate | None = Field(default=None, description="run dates on or after")
+    date_to: BoundedDate | None = Field(default=None, description="run dates on or before")
     limit: int = Field(default=50, ge=1, le=500)
     cursor: Cursor | None = None
 
@@ -273,8 +294,8 @@ class ExecutionsQuery(Query):
 class FailedQuery(Query):
     workflow: WorkflowName | None = None
     tenant_id: TenantId | None = None
-    date_from: date | None = None
-    date_to: date | None = None
+    date_from: BoundedDate | None = None
+    date_to: BoundedDate | None = None
     limit: int = Field(default=50, ge=1, le=500)
     cursor: Cursor | None = None
 
@@ -326,6 +347,22 @@ class RetryResult(BaseModel):
 
 
 # --- workflows ----------------------------------------------------------------------------------------------
+class RulesStatus(BaseModel):
+    """What became of the EventBridge rules after a change (the change itself is saved either way)."""
+
+    status: Literal["ok", "failed"] = Field(
+        description="ok: the rules match the table; failed: EventBridge did not take them (the answer is a "
+        "207) and the catch-up sweep applies them once it answers"
+    )
+    message: str | None = None
+    error: str | None = Field(default=None, description="what EventBridge said (operators only)")
+    created: list[str] = Field(default_factory=list)
+    updated: list[str] = Field(default_factory=list)
+    deleted: list[str] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)
+    skipped: list[dict[str, Any]] = Field(default_factory=list)
+
+
 class WorkflowView(BaseModel):
     id: str
     name: str
@@ -356,6 +393,7 @@ class WorkflowView(BaseModel):
     next_execution_at: datetime | None = Field(default=None, description="the earliest next run over its scopes")
     created_at: datetime
     updated_at: datetime
+    rules: RulesStatus | None = Field(default=None, description="the EventBridge rules, after a change")
     retry_policy: dict[str, Any] | None = Field(
         default=None, description="after a change of max_retries/retry_delay_seconds: whether its state machine took it"
     )
@@ -398,7 +436,10 @@ class WorkflowCreate(WorkflowSettings):
 
 class ExecuteRequest(Body):
     tenant_ids: list[TenantId] | None = Field(default=None, min_length=1, max_length=1000)
-    run_date: date | None = Field(default=None, description="local date of the run (default: today in the scope)")
+    run_date: BoundedDate | None = Field(
+        default=None,
+        description="local date of the run (default: today in the scope); at most three years from today",
+    )
     scope: Timezone = Field(
         default=None,
         description="timezone scope (default: the tenants' timezones, "  # type: ignore[assignment]
@@ -447,7 +488,7 @@ class NextRunView(BaseModel):
 class NextRunQuery(Query):
     workflow: WorkflowName | None = None
     scope: Timezone | None = None
-    after: AwareDatetime | None = None
+    after: BoundedInstant | None = None
 
 
 class ScheduleEntry(BaseModel):
@@ -465,7 +506,7 @@ class ScheduleEntry(BaseModel):
 
 class ScheduleView(BaseModel):
     workflows: list[ScheduleEntry]
-    rules: dict[str, Any] | None = Field(default=None, description="EventBridge reconciliation, after a PUT")
+    rules: RulesStatus | None = Field(default=None, description="the EventBridge rules, after a PUT")
 
 
 class ScheduleChange(Body):

@@ -76,9 +76,32 @@ def _build_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
+        discard_connections_broken_mid_statement(engine)
         return engine
     # Bounded: Postgres allows 100 connections by default and several processes share it.
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=300)
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=300)
+    discard_connections_broken_mid_statement(engine)
+    return engine
+
+
+def discard_connections_broken_mid_statement(engine: Engine) -> None:
+    """A connection whose driver raised something other than a database error while running a statement
+    is thrown away, never handed to the next caller.
+
+    Such an error (pg8000's OverflowError converting a parameter, a bug in the driver) can leave the wire
+    protocol half-way: part of the statement sent, its answer unread. The connection then answers the next
+    statement with the previous one's rows. `session.rollback()` does not notice and neither does the pool's
+    pre-ping; marking the error a disconnect makes SQLAlchemy invalidate this connection (only this one).
+    """
+
+    @event.listens_for(engine, "handle_error")
+    def _invalidate_on_driver_error(context: Any) -> None:
+        dbapi_error = engine.dialect.loaded_dbapi.Error
+        if context.is_disconnect or isinstance(context.original_exception, dbapi_error):
+            return  # the dialect already decided (a server error leaves the protocol in a known state)
+        if isinstance(context.original_exception, Exception):
+            context.is_disconnect = True
+            context.invalidate_pool_on_disconnect = False
 
 
 def get_engine(url: str | None = None) -> Engine:

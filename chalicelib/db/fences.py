@@ -42,6 +42,14 @@ def register_fence(session: Session, workflow_name: str, scope: str, fencing_tok
     session.execute(stmt)
 
 
+def stored_fence(session: Session, workflow_name: str, scope: str) -> int:
+    """The highest fencing number registered for (workflow, scope); 0 when none was."""
+    value = session.scalar(
+        select(RunFence.fencing_token).where(RunFence.workflow_name == workflow_name, RunFence.scope == scope)
+    )
+    return int(value or 0)
+
+
 def check_fence(session: Session, execution_id: str) -> None:
     """Refuse the write (StaleRunError) when a newer holder of the run's lock registered a greater
     fencing number than the one this execution started with. Runs without a number are not fenced.

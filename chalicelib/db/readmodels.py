@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import Date, and_, case, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from chalicelib.db.models import Execution, ExecutionLog, ExecutionRetry, Leader, OutboxEvent, StepRun, Workflow
-from chalicelib.db.sql import aware, aware_required
+from chalicelib.db.sql import aware, aware_required, is_postgres
 from chalicelib.db.steps import failed_tenants, progress
+from chalicelib.domain.bounds import check_instant
 from chalicelib.domain.constants import TERMINAL_STATUSES
 from chalicelib.domain.models import DAILY_STEPS, FINAL_STEP
 
@@ -33,16 +32,21 @@ SUCCEEDED_STATUSES = ("completed", "completed_with_failures")
 
 # --- cursors ------------------------------------------------------------------------------------------------
 def encode_cursor(started_at: datetime, execution_id: uuid.UUID) -> str:
-    raw = json.dumps([started_at.isoformat(), str(execution_id)]).encode()
+    raw = json.dumps([aware_required(started_at).isoformat(), str(execution_id)]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (started_at, id) a cursor carries. Anything else -- another shape, a naive or out-of-range
+    instant -- is "not a cursor this API returned" (ValueError naming `cursor`), checked before any SQL."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        started, ident = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(started), uuid.UUID(ident)
-    except (ValueError, TypeError, UnicodeDecodeError):
+        decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not (isinstance(decoded, list) and len(decoded) == 2 and all(isinstance(v, str) for v in decoded)):
+            raise ValueError("cursor: not a cursor this API returned")
+        started = check_instant(datetime.fromisoformat(decoded[0]), "cursor").astimezone(UTC)
+        return started, uuid.UUID(decoded[1])
+    except (ValueError, TypeError, UnicodeDecodeError, OverflowError):
         raise ValueError("cursor: not a cursor this API returned") from None
 
 
@@ -401,65 +405,107 @@ def execution_for_retry(session: Session, execution_id: str, *, tenant_scope: st
 
 
 # --- statistics ---------------------------------------------------------------------------------------------
-def percentile(values: list[float], pct: float) -> float | None:
-    """Nearest-rank percentile."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return round(ordered[rank - 1], 3)
+PERCENTILES = (50, 95)
 
 
-def _block(rows: Iterable[Execution]) -> dict[str, Any]:
-    rows = list(rows)
-    by_status: dict[str, int] = defaultdict(int)
-    for r in rows:
-        by_status[r.status] += 1
-    finished = sum(by_status[s] for s in TERMINAL_STATUSES)
-    not_failed = by_status["completed"] + by_status["completed_with_failures"]
-    durations = [r.duration_seconds for r in rows if r.duration_seconds is not None and r.status != "running"]
-    return {
-        "executions": len(rows),
-        "completed": by_status["completed"],
-        "completed_with_failures": by_status["completed_with_failures"],
-        "failed": by_status["failed"],
-        "running": by_status["running"],
-        "success_rate": round(100.0 * not_failed / finished, 2) if finished else None,
-        "duration_p50": percentile(durations, 50),
-        "duration_p95": percentile(durations, 95),
-        "duration_max": round(max(durations), 3) if durations else None,
-        "retries": sum(1 for r in rows if r.execution_type == "retry"),
-        **_cost(rows),
-    }
+def _day_of_run(session: Session) -> Any:
+    """The day an execution counts for: its run date, else the UTC date it started."""
+    # (a literal, not a bound parameter: the same expression must appear in SELECT and GROUP BY)
+    utc: Any = literal_column("'UTC'")
+    started = (
+        func.date(func.timezone(utc, Execution.started_at)) if is_postgres(session) else func.date(Execution.started_at)
+    )
+    return func.coalesce(Execution.run_date, started, type_=Date)
 
 
-def _cost(rows: list[Execution]) -> dict[str, Any]:
-    """Sum of the cost estimates FinishRun stored with each execution (the seed's cost tracking)."""
-    costs = [(r.result_summary or {}).get("cost") or {} for r in rows]
-    total = sum(c.get("eur_total") or 0.0 for c in costs)
-    tenants = sum((c.get("billed") or {}).get("express_requests") or 0 for c in costs)
-    return {"cost_eur": round(total, 8), "cost_eur_per_tenant": round(total / tenants, 10) if tenants else None}
+def _statistics_blocks(session: Session, conditions: list[Any], by_day: bool) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The statistics block per workflow (and day), aggregated by the database: counts, success rate,
+    nearest-rank duration percentiles (ROW_NUMBER over the finished runs' durations), retries and cost."""
+    day = _day_of_run(session)
+    keys: list[Any] = [Execution.workflow_name, *([day] if by_day else [])]
+
+    def count(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    cost = Execution.result_summary[("cost", "eur_total")].as_float()
+    billed = Execution.result_summary[("cost", "billed", "express_requests")].as_float()
+    totals = select(
+        *keys,
+        func.count(),
+        *(
+            count(Execution.status == status)
+            for status in ("completed", "completed_with_failures", "failed", "running")
+        ),
+        count(Execution.status.in_(TERMINAL_STATUSES)),
+        count(Execution.execution_type == "retry"),
+        func.coalesce(func.sum(cost), 0.0),
+        func.coalesce(func.sum(billed), 0.0),
+    ).where(*conditions)
+    blocks: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in session.execute(totals.group_by(*keys)):
+        key = tuple(row[: len(keys)])
+        total, completed, partial, failed, running, finished, retries, eur, tenants = row[len(keys) :]
+        blocks[key] = {
+            "executions": int(total),
+            "completed": int(completed),
+            "completed_with_failures": int(partial),
+            "failed": int(failed),
+            "running": int(running),
+            "success_rate": round(100.0 * (int(completed) + int(partial)) / int(finished), 2) if finished else None,
+            "duration_p50": None,
+            "duration_p95": None,
+            "duration_max": None,
+            "retries": int(retries),
+            "cost_eur": round(float(eur), 8),
+            "cost_eur_per_tenant": round(float(eur) / float(tenants), 10) if tenants else None,
+        }
+    finished_runs = [*conditions, Execution.duration_seconds.is_not(None), Execution.status != "running"]
+    ranked = (
+        select(
+            *(k.label(f"k{i}") for i, k in enumerate(keys)),
+            Execution.duration_seconds.label("duration"),
+            func.row_number().over(partition_by=keys, order_by=Execution.duration_seconds).label("rank"),
+            func.count().over(partition_by=keys).label("n"),
+        )
+        .where(*finished_runs)
+        .subquery()
+    )
+    ranked_keys = [ranked.c[f"k{i}"] for i in range(len(keys))]
+    at_rank = [
+        func.max(case((ranked.c.rank == (pct * ranked.c.n + 99) // 100, ranked.c.duration)))  # ceil(pct% of n)
+        for pct in PERCENTILES
+    ]
+    durations = select(*ranked_keys, *at_rank, func.max(ranked.c.duration)).group_by(*ranked_keys)
+    for row in session.execute(durations):
+        key = tuple(row[: len(keys)])
+        p50, p95, longest = row[len(keys) :]
+        if key in blocks:
+            blocks[key].update(
+                duration_p50=round(float(p50), 3) if p50 is not None else None,
+                duration_p95=round(float(p95), 3) if p95 is not None else None,
+                duration_max=round(float(longest), 3) if longest is not None else None,
+            )
+    return blocks
 
 
 def statistics(session: Session, *, workflow: str | None, days: int, today: date | None = None) -> dict[str, Any]:
+    """Per workflow over the last `days` days (by start time), and per day within them. Aggregated in the
+    database: the answer's size grows with workflows x days, never with the number of executions."""
     until = today or datetime.now(UTC).date()
     since = until - timedelta(days=days - 1)
-    query = select(Execution).where(Execution.started_at >= datetime.combine(since, datetime.min.time(), UTC))
+    conditions: list[Any] = [Execution.started_at >= datetime.combine(since, datetime.min.time(), UTC)]
     if workflow:
-        query = query.where(Execution.workflow_name == workflow)
-    grouped: dict[str, list[Execution]] = defaultdict(list)
-    for row in session.scalars(query):
-        grouped[row.workflow_name].append(row)
+        conditions.append(Execution.workflow_name == workflow)
+    per_workflow = _statistics_blocks(session, conditions, by_day=False)
+    per_day = _statistics_blocks(session, conditions, by_day=True)
     workflows = []
-    for name in sorted(grouped):
-        per_day: dict[date, list[Execution]] = defaultdict(list)
-        for row in grouped[name]:
-            per_day[row.run_date or aware(row.started_at).date()].append(row)  # type: ignore[union-attr]
+    for (name,) in sorted(per_workflow):
+        day_blocks = sorted((key[1], block) for key, block in per_day.items() if key[0] == name)
         workflows.append(
             {
                 "workflow_name": name,
-                **_block(grouped[name]),
-                "days": [{"date": d, **_block(per_day[d])} for d in sorted(per_day)],
+                **per_workflow[(name,)],
+                "days": [{"date": d, **block} for d, block in day_blocks],
             }
         )
     return {"since": since, "until": until, "workflows": workflows}

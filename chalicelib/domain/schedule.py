@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from heapq import merge
+from itertools import islice
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
@@ -21,6 +22,10 @@ from chalicelib.domain.calendar import NO_HOLIDAYS, WEEKEND_SKIP, Calendar, vali
 
 CATCHUP_POLICIES = ("skip", "latest", "all")
 MAX_SHIFT_DAYS = 31  # a holiday's run is moved at most this far (next_business_day)
+# How far ahead a next run is looked for: past every gap of "29 February" (four years; eight around 2100
+# are refused). And how many candidate instants at most (each is a decision with the calendar).
+HORIZON_DAYS = 1500
+MAX_CANDIDATES = 10_000
 _MINUTE = timedelta(minutes=1)
 
 
@@ -203,20 +208,27 @@ def _any_day(expr: str) -> str:
 
 
 def candidate_instants(schedule: WorkflowSchedule, tz: str, start: datetime, end: datetime) -> Iterator[datetime]:
-    """Every UTC minute in [start, end) at which `evaluate_at` can say anything: the crons' local times
-    on every day (a shifted run keeps its local time, a weekend cron has its own)."""
+    """Every UTC minute in [start, end) at which `evaluate_at` can say anything, oldest first: the instants
+    the crons match (cronsim jumps from one match to the next, so a cron that fires once in four years
+    costs four years of matches, not four years of minutes) and, under `next_business_day`, the same
+    local times on each of the MAX_SHIFT_DAYS days after a match (where a holiday's run can land)."""
     local_zone = zone(tz)
-    begin = _utc_minute(start) - _MINUTE
+    first = _utc_minute(start)
+    shifts = range(MAX_SHIFT_DAYS + 1) if schedule.holiday_policy == "next_business_day" else range(1)
 
-    def instants(expr: str) -> Iterator[datetime]:
-        for fire in CronSim(_any_day(expr), begin.astimezone(local_zone)):
+    def instants(expr: str, days: int) -> Iterator[datetime]:
+        begin = (first - _MINUTE - timedelta(days=days)).astimezone(local_zone)
+        for fire in CronSim(expr, begin):
+            if days:  # the same wall-clock time `days` later (a shifted run keeps its local time)
+                fire = (fire.replace(tzinfo=None) + timedelta(days=days)).replace(tzinfo=local_zone)
             utc = fire.astimezone(UTC)
             if utc >= end:
                 return
-            yield utc
+            if utc >= first:
+                yield utc
 
     last = None
-    for utc in merge(*(instants(expr) for expr in sorted(set(schedule.crons)))):
+    for utc in merge(*(instants(expr, days) for expr in sorted(set(schedule.crons)) for days in shifts)):
         if utc != last:
             last = utc
             yield utc
@@ -233,16 +245,42 @@ def occurrences(
 
 
 def next_occurrence(
-    schedule: WorkflowSchedule, tz: str, after: datetime, calendar: Calendar = NO_HOLIDAYS, *, horizon_days: int = 800
+    schedule: WorkflowSchedule,
+    tz: str,
+    after: datetime,
+    calendar: Calendar = NO_HOLIDAYS,
+    *,
+    horizon_days: int = HORIZON_DAYS,
+    max_candidates: int = MAX_CANDIDATES,
 ) -> tuple[Occurrence | None, list[Skipped]]:
-    """The first run strictly after `after`, and the instants dropped on the way (holidays)."""
+    """The first run strictly after `after`, and the instants dropped on the way (holidays).
+
+    Bounded twice: by the horizon, and by the number of candidate instants looked at (a cron matching
+    every minute of days the calendar policy drops). None: no run within those bounds."""
     skipped: list[Skipped] = []
     start = _utc_minute(after) + _MINUTE
-    for decision in occurrences(schedule, tz, start, start + timedelta(days=horizon_days), calendar):
+    candidates = candidate_instants(schedule, tz, start, start + timedelta(days=horizon_days))
+    for instant in islice(candidates, max_candidates):
+        decision = evaluate_at(schedule, tz, instant, calendar)
         if isinstance(decision, Occurrence):
             return decision, skipped
-        skipped.append(decision)
+        if decision is not None:
+            skipped.append(decision)
     return None, skipped
+
+
+def check_fires(schedule: WorkflowSchedule, tz: str, after: datetime) -> Occurrence:
+    """The schedule's first run after `after` on a calendar without holidays, or ScheduleError naming the
+    field: a schedule that never runs within HORIZON_DAYS (February 30, the fifth Monday of February, a
+    weekday-only cron with weekends skipped...) is refused, not stored to fire never."""
+    occurrence, _ = next_occurrence(schedule, tz, after)
+    if occurrence is None:
+        field = "weekend_cron" if schedule.weekend_cron is not None else "cron_expression"
+        raise ScheduleError(
+            f"{field}: the schedule {' / '.join(schedule.crons)} never runs within {HORIZON_DAYS} days "
+            f"of {after.date().isoformat()} in {tz}"
+        )
+    return occurrence
 
 
 # --- the UTC rules --------------------------------------------------------------------------------------------

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.calendar import CalendarError
 from chalicelib.domain.constants import WORKFLOW_TYPES
 from chalicelib.domain.models import DAILY_STEPS
-from chalicelib.domain.schedule import CATCHUP_POLICIES, ScheduleError, WorkflowSchedule, zone
+from chalicelib.domain.schedule import CATCHUP_POLICIES, ScheduleError, WorkflowSchedule, check_fires, zone
 
 if TYPE_CHECKING:
     from chalicelib.settings import Settings
@@ -72,12 +73,13 @@ def schedule_of(workflow: Any) -> WorkflowSchedule:
     return WorkflowSchedule(workflow.cron_expression, workflow.holiday_policy or "run", workflow.weekend_cron)
 
 
-def validate_definition(values: dict[str, Any]) -> dict[str, Any]:
+def validate_definition(values: dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
     """Check the scheduling fields of a workflow definition (create or update); ValueError names the field.
 
     Accepts any subset of: cron_expression, timezone, workflow_type, holiday_policy, weekend_cron
     (a 5-field cron, "skip", or null), catchup_policy, catchup_window_seconds, max_execution_time_seconds,
-    max_retries, retry_delay_seconds.
+    max_retries, retry_delay_seconds. With `now`, a schedule that never runs within the scheduler's
+    horizon after it (in `timezone`, default Europe/Madrid) is refused too.
     """
     try:
         if "timezone" in values:
@@ -99,11 +101,13 @@ def validate_definition(values: dict[str, Any]) -> dict[str, Any]:
             if field in values and (not isinstance(values[field], int) or values[field] < low):
                 raise ScheduleError(f"{field}: expected an integer >= {low}, got {values[field]!r}")
         if {"cron_expression", "holiday_policy", "weekend_cron"} & values.keys():
-            WorkflowSchedule(
+            schedule = WorkflowSchedule(
                 values.get("cron_expression", "0 8 * * *"),
                 values.get("holiday_policy", "run"),
                 values.get("weekend_cron"),
             )
+            if now is not None:
+                check_fires(schedule, values.get("timezone") or "Europe/Madrid", now)
     except CalendarError as exc:
         raise ScheduleError(str(exc)) from None
     return values

@@ -126,15 +126,13 @@ def dispatch_workflow(
     for scope in scopes.values():
         lease and lease.beat()
         ran_something, pending = False, None
-        # 1. Catch-up: instants in [watermark, at) the dispatcher missed, within the window.
+        # 1. Catch-up: an instant deferred by a held lock, and instants in [watermark, at) the dispatcher
+        #    missed, within the window.
         missed: list[Due] = []
-        mark = marks.get(scope.timezone)
-        if mark is not None and workflow.catchup_policy != "skip":
-            start = max(mark, at - workflow.catchup_window)
-            for instant in candidate_instants(workflow.schedule, scope.timezone, start, at):
-                due, _ = decide(workflow.schedule, scope, instant)
-                if due is not None:
-                    missed.append(due)
+        for instant in catchup_instants(workflow, scope.timezone, marks.get(scope.timezone), at):
+            due, _ = decide(workflow.schedule, scope, instant)
+            if due is not None:
+                missed.append(due)
         current, holiday_skips = decide(workflow.schedule, scope, at) if include_current else (None, [])
         if workflow.catchup_policy == "latest":
             missed = [] if current is not None else missed[-1:]
@@ -169,6 +167,32 @@ def dispatch_workflow(
         with session_scope() as session:
             schedule_rows.advance_watermark(session, workflow.name, scope.timezone, handled_to)
     return answer
+
+
+def deferral_window() -> timedelta:
+    """How long a deferred instant waits for its lock: the lock that held it expires by its TTL at the
+    latest, and a sweep comes within one period after that (two, for a sweep that was itself late)."""
+    settings = get_settings()
+    return timedelta(seconds=settings.run_lock_ttl_seconds, minutes=2 * settings.catchup_sweep_minutes)
+
+
+def catchup_instants(workflow: _Workflow, tz: str, mark: datetime | None, at: datetime) -> list[datetime]:
+    """The instants before `at` still owed to one scope, oldest first.
+
+    A firing that finds the scope's run lock held (a manual run, a retry, a run still going) leaves the
+    watermark *on* its instant: that instant was deferred, not missed, and it runs when the lock frees
+    whatever the catch-up policy (a scheduled run is never lost to a manual one), within
+    `deferral_window()`. Instants missed while no dispatcher ran follow the policy: `skip` drops them,
+    `latest` and `all` look back over the catch-up window.
+    """
+    if mark is None:
+        return []
+    found: set[datetime] = set()
+    if mark >= at - deferral_window():
+        found.update(candidate_instants(workflow.schedule, tz, mark, min(mark + _MINUTE, at)))
+    if workflow.catchup_policy != "skip":
+        found.update(candidate_instants(workflow.schedule, tz, max(mark, at - workflow.catchup_window), at))
+    return sorted(found)
 
 
 def _start(workflow: _Workflow, scope: scheduling.Scope, due: Due, trigger: Trigger, machine: str) -> dict[str, Any]:
@@ -293,9 +317,11 @@ def dispatch(
 
 
 def sweep(at: datetime, *, event_id: str | None = None, leader_election: bool | None = None) -> dict[str, Any]:
-    """The catch-up sweep: for every enabled workflow, the instants missed since each scope's watermark.
+    """The catch-up sweep: for every enabled workflow, the instants deferred by a held lock or missed since
+    each scope's watermark; then the EventBridge rules are reconciled with the workflows table.
 
-    Reads the tenant service only when some scope has a candidate instant to look at."""
+    Reads the tenant service for the runs only when some scope has a candidate instant to look at (the
+    reconcile reads it for the scopes' timezones, best effort)."""
     at = at.astimezone(UTC).replace(second=0, microsecond=0)
     if leader_election is None:
         leader_election = get_settings().enable_leader_election
@@ -312,12 +338,7 @@ def sweep(at: datetime, *, event_id: str | None = None, leader_election: bool | 
     }
     tenants: list[Tenant] | None = None
     for workflow in rows:
-        if workflow.catchup_policy == "skip" or not marks[workflow.name]:
-            continue
-        if not any(
-            next(candidate_instants(workflow.schedule, tz, max(mark, at - workflow.catchup_window), at), None)
-            for tz, mark in marks[workflow.name].items()
-        ):
+        if not any(catchup_instants(workflow, tz, mark, at) for tz, mark in marks[workflow.name].items()):
             continue
         with dispatch_lock(f"dispatch:{workflow.name}", _lock_token(event_id), leader_election) as lease:
             if lease is None:
@@ -327,4 +348,7 @@ def sweep(at: datetime, *, event_id: str | None = None, leader_election: bool | 
             result = dispatch_workflow(workflow, at, tenants, include_current=False, lease=lease)
         answer["workflows"].append({"workflow_name": workflow.name, "runs": len(result["runs"])})
         answer["runs"].extend({**run, "workflow_name": workflow.name} for run in result["runs"])
+    # The periodic repair of drift between the workflows table and EventBridge (a change whose rules
+    # could not be put, a rule deleted by hand): the rules are reconciled on every sweep.
+    answer["rules"] = scheduling.reconcile_rules_reported()
     return answer

@@ -14,7 +14,7 @@ from chalicelib.adapters.locks import RunLocks
 from chalicelib.adapters.stepfunctions import TERMINAL, Executions, execution_arn
 from chalicelib.db import runs, steps
 from chalicelib.db.engine import session_scope
-from chalicelib.db.fences import register_fence
+from chalicelib.db.fences import register_fence, stored_fence
 from chalicelib.db.logs import add_logs, log_row
 from chalicelib.db.models import Execution
 from chalicelib.domain.alerts import slow_run
@@ -84,9 +84,11 @@ def start_run(
         existing = runs.get_execution_by_name(session, name)
         if existing is not None and existing.status in TERMINAL_STATUSES:
             return {"scope": scope, "execution_name": name, "outcome": "already_done", "status": existing.status}
+        # Redis may have lost its fencing counter: the number taken must be above the one registered.
+        floor = stored_fence(session, workflow_name, scope)
     locks = locks or RunLocks()
     lock_key = locks.key(workflow_name, scope)
-    lock = locks.acquire(lock_key, name, get_settings().run_lock_ttl_seconds)
+    lock = locks.acquire(lock_key, name, get_settings().run_lock_ttl_seconds, floor=floor)
     if lock is None:
         holder = locks.holder(lock_key)
         return {

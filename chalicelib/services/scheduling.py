@@ -211,6 +211,8 @@ def reconcile_rules(
     """
     settings = get_settings()
     stage = stage or settings.stage
+    if not stage:
+        raise InvalidInputError("STAGE: not set, the schedule rules would have no stage in their names")
     dispatch_arn = dispatch_arn or settings.dispatch_function_arn
     if not dispatch_arn:
         raise InvalidInputError("DISPATCH_FUNCTION_ARN: not set, the schedule rules would have no target")
@@ -240,6 +242,29 @@ def reconcile_rules(
     refresh_next_execution(tenants=list(tenants) if tenants is not None else None)
     get_logger().info("schedule rules reconciled", extra={f"rules_{k}": len(v) for k, v in result.items()})
     return result
+
+
+def reconcile_rules_reported(**kwargs: Any) -> dict[str, Any]:
+    """`reconcile_rules`, with its outcome as a status instead of an exception.
+
+    The workflows table is the truth and EventBridge follows it: a change is committed first, then the
+    rules are put. When EventBridge refuses or cannot be reached, the answer says so ("failed", with the
+    error for operators) and the rules stay as they were until the next reconcile -- the catch-up sweep
+    runs one every CATCHUP_SWEEP_MINUTES, so drift repairs itself.
+    Returns {"status": "ok", created, updated, deleted, unchanged, skipped} or {"status": "failed", "message",
+    "error"}.
+    """
+    try:
+        return {"status": "ok", **reconcile_rules(**kwargs)}
+    except Exception as exc:  # noqa: BLE001 - reported to the caller and logged; the sweep retries
+        minutes = get_settings().catchup_sweep_minutes
+        get_logger().warning("EventBridge rules not reconciled", extra={"error": f"{type(exc).__name__}: {exc}"})
+        return {
+            "status": "failed",
+            "message": "the EventBridge rules were not updated; the change is saved and the catch-up sweep "
+            f"(every {minutes} min) applies the rules once EventBridge answers",
+            "error": f"{type(exc).__name__}: {exc}"[:500],
+        }
 
 
 def refresh_next_execution(workflow_name: str | None = None, *, tenants: list[Tenant] | None = None) -> None:

@@ -12,6 +12,7 @@ from chalicelib.db.engine import session_scope
 from chalicelib.db.logs import log_row
 from chalicelib.db.steps import completed_step_result, record_step
 from chalicelib.domain.models import TenantStepInput
+from chalicelib.errors import recordable_message
 from chalicelib.observability import get_logger
 
 StepWork = Callable[[TenantStepInput], tuple[dict[str, Any], str]]
@@ -32,6 +33,7 @@ def run_tenant_step(step_name: str, request: TenantStepInput, work: StepWork) ->
         summary, message = _run_once(step_name, request, work)
     except Exception as exc:
         elapsed = (time.perf_counter() - started) * 1000
+        message = recordable_message(type(exc).__name__, str(exc))
         with session_scope() as session:
             record_step(
                 session,
@@ -41,11 +43,11 @@ def run_tenant_step(step_name: str, request: TenantStepInput, work: StepWork) ->
                 status="failed",
                 duration_ms=elapsed,
                 error_type=type(exc).__name__,
-                error_message=str(exc)[:2000],
+                error_message=message,
                 logs=[
                     log_row(
                         step_name,
-                        f"{step_name} failed for {tenant.name or tenant.id}: {exc}",
+                        f"{step_name} failed for {tenant.name or tenant.id}: {message}",
                         tenant_id=tenant.id,
                         level="ERROR",
                         duration_ms=elapsed,

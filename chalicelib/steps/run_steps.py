@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.models import FailRunInput, RunRef, RunRequest, TenantFailureInput
+from chalicelib.errors import recordable_message
 from chalicelib.observability import step_keys
 from chalicelib.services import runs
 from chalicelib.steps.common import parse, parse_cause
@@ -48,7 +49,12 @@ def record_tenant_failure(event: Any) -> dict[str, Any]:
     step_keys(execution_name=data.run.execution_name, tenant_id=data.tenant.id, step="record_tenant_failure")
     error_type, message = parse_cause(data.error.Cause)
     return runs.record_tenant_failure(
-        data.run, data.tenant.id, data.tenant.name, error=data.error.Error, error_type=error_type, message=message
+        data.run,
+        data.tenant.id,
+        data.tenant.name,
+        error=data.error.Error,
+        error_type=error_type,
+        message=recordable_message(error_type or data.error.Error, message),
     )
 
 

@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 
@@ -36,8 +35,9 @@ class LocalApi:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> LocalApi:
-        chalice = str(Path(sys.executable).with_name("chalice"))
-        command = [chalice, "local", "--stage", "local", "--host", "127.0.0.1", "--port", str(self.port)]
+        # `chalice local`, with unknown paths answered in the project's error shape (localrun.gateway).
+        command = [sys.executable, "-m", "localrun.chalice_local", "local", "--stage", "local"]
+        command += ["--host", "127.0.0.1", "--port", str(self.port)]
         output = subprocess.DEVNULL if self.quiet else None
         self.process = subprocess.Popen(
             [*command, "--no-autoreload"], cwd=PROJECT_ROOT, env=self.env, stdout=output, stderr=output

@@ -92,10 +92,10 @@ def wait_until(predicate: Any, timeout: float = 60, poll: float = 0.1) -> Any:
 
 
 # --- health, auth, validation -------------------------------------------------------------------------------
-def test_health_checks_each_dependency_with_its_latency(api: Api) -> None:
+def test_health_checks_each_dependency_and_shows_details_only_to_operators(api: Api) -> None:
     # WHEN health is asked without a token
     status, body = api.get("/health", token=None)
-    # THEN database, Redis and Step Functions are up, RabbitMQ is not configured here, each timed
+    # THEN database, Redis and Step Functions are up, RabbitMQ is not configured here
     assert status == 200 and body["status"] == "healthy"
     assert {name: c["status"] for name, c in body["checks"].items()} == {
         "database": "up",
@@ -103,7 +103,16 @@ def test_health_checks_each_dependency_with_its_latency(api: Api) -> None:
         "stepfunctions": "up",
         "rabbitmq": "disabled",
     }
-    assert all(c["latency_ms"] >= 0 for c in body["checks"].values())
+    # AND a stranger sees no stage, latencies or details
+    assert set(body) == {"status", "checks"}
+    assert all(set(c) == {"status", "required"} for c in body["checks"].values())
+    # AND a tenant's token sees no more
+    assert api.get("/health", token=tenant_token("00000000-0000-0000-0000-0000000000aa"))[1] == body
+    # WHEN an operator asks, THEN each check is timed, with its detail, and the stage is named
+    status, detailed = api.get("/health")
+    assert status == 200 and detailed["stage"]
+    assert all(c["latency_ms"] >= 0 for c in detailed["checks"].values())
+    assert detailed["checks"]["rabbitmq"]["detail"].startswith("RABBITMQ_URL unset")
 
 
 @pytest.mark.parametrize(

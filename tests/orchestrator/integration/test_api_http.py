@@ -50,7 +50,8 @@ def test_health_over_http_checks_postgres_redis_rabbitmq_and_step_functions(api_
         "stepfunctions": "up",
         "rabbitmq": "up",
     }
-    assert body["checks"]["database"]["detail"] == "postgresql"
+    assert "stage" not in body and "detail" not in body["checks"]["database"]
+    assert call(api_url, "GET", "/health").json()["checks"]["database"]["detail"] == "postgresql"
 
 
 def test_auth_over_http(api_url: str) -> None:
