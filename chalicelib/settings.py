@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     # dropped. Dispatch lock ("leader"): TTL and heartbeat; ENABLE_LEADER_ELECTION=false turns it off.
     catchup_sweep_minutes: int = Field(default=15, ge=1, le=60)
     catchup_window_seconds: int = Field(default=21600, ge=0)
+    # /health reports a scheduled instant the dispatcher has not handled this long after it was due.
+    job_grace_minutes: int = Field(default=30, ge=1, le=1440)
     enable_leader_election: bool = True
     leader_lock_ttl_seconds: int = Field(default=90, gt=0)
     leader_heartbeat_seconds: int = Field(default=30, gt=0)

@@ -17,6 +17,8 @@ def _timed(required: bool, probe: Callable[[], str | None]) -> dict[str, Any]:
         result: dict[str, Any] = {"status": "up", "required": required, "detail": detail}
     except _Disabled as off:
         result = {"status": "disabled", "required": False, "detail": str(off)}
+    except _Degraded as problem:
+        result = {"status": "degraded", "required": required, "error": str(problem)[:2000]}
     except Exception as exc:  # noqa: BLE001 - a health check reports any failure
         result = {"status": "down", "required": required, "error": f"{type(exc).__name__}: {exc}"[:500]}
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
@@ -58,6 +60,19 @@ def _rabbitmq() -> str:
     return "connected"
 
 
+class _Degraded(Exception):
+    """The dependency answers, but what it reports needs an operator (the scheduled jobs)."""
+
+
+def _jobs() -> str:
+    from chalicelib.services.scheduling import job_health
+
+    problems = job_health()
+    if problems:
+        raise _Degraded("; ".join(p["reason"] for p in problems[:10]))
+    return "every enabled workflow's scheduled runs dispatched; none running past its limit"
+
+
 def _stepfunctions() -> str:
     from chalicelib.adapters.stepfunctions import describe_state_machine
 
@@ -69,7 +84,8 @@ PUBLIC_CHECK_FIELDS = ("status", "required")
 
 def health(*, details: bool = False) -> tuple[int, dict[str, Any]]:
     """Database, Redis and Step Functions are required (503 when one is down); RabbitMQ is not (events wait
-    in the outbox).
+    in the outbox). The scheduled jobs make the service `degraded` (200) when a due run was not dispatched
+    or a run is stuck past its limit.
 
     Anyone sees the overall status and each dependency's status (up, down, disabled). The stage, the
     latencies and what a failing dependency said (driver errors name hosts and ports) are for operators
@@ -81,12 +97,16 @@ def health(*, details: bool = False) -> tuple[int, dict[str, Any]]:
         "rabbitmq": _timed(False, _rabbitmq),
     }
     healthy = all(c["status"] == "up" for c in checks.values() if c["required"])
-    failing = {name: c.get("error") for name, c in checks.items() if c["status"] == "down"}
+    if checks["database"]["status"] == "up":
+        checks["jobs"] = _timed(False, _jobs)
+    failing = {name: c.get("error") for name, c in checks.items() if c["status"] in ("down", "degraded")}
     if failing:
         from chalicelib.observability import get_logger
 
         get_logger().warning("health check failing", extra={"checks": failing})
-    body: dict[str, Any] = {"status": "healthy" if healthy else "unhealthy", "checks": checks}
+    degraded = checks.get("jobs", {}).get("status") == "degraded"
+    status = "unhealthy" if not healthy else "degraded" if degraded else "healthy"
+    body: dict[str, Any] = {"status": status, "checks": checks}
     if details:
         body["stage"] = get_settings().stage
     else:

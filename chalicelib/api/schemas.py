@@ -107,7 +107,7 @@ class ErrorBody(BaseModel):
 
 # --- health and monitoring ----------------------------------------------------------------------------------
 class Check(BaseModel):
-    status: Literal["up", "down", "disabled"]
+    status: Literal["up", "down", "disabled", "degraded"]
     required: bool = Field(description="the service is unhealthy (503) when a required dependency is down")
     latency_ms: float | None = Field(default=None, description="operators only (platform_admin token)")
     error: str | None = Field(default=None, description="operators only: what the dependency said")
@@ -118,7 +118,10 @@ class Health(BaseModel):
     """Public: the overall status and each dependency's. With a platform_admin token: also the stage and
     each check's latency, detail and error."""
 
-    status: Literal["healthy", "unhealthy"]
+    status: Literal["healthy", "degraded", "unhealthy"] = Field(
+        description="unhealthy (503): a required dependency is down; degraded (200): a scheduled run was missed "
+        "or a run is stuck (the `jobs` check says which, to operators)"
+    )
     checks: dict[str, Check]
     stage: str | None = Field(default=None, description="operators only")
 
@@ -165,6 +168,9 @@ class StatsBlock(BaseModel):
     retries: int
     cost_eur: float = Field(description="estimated AWS cost of these executions (EUR)")
     cost_eur_per_tenant: float | None = Field(description="estimated AWS cost per tenant and run (EUR)")
+    slow_runs: int = Field(
+        default=0, description="runs slower than SLOW_RUN_FACTOR x the p95 of their workflow and scope's last 30 runs"
+    )
 
 
 class DayStats(StatsBlock):

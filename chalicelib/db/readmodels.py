@@ -429,6 +429,7 @@ def _statistics_blocks(session: Session, conditions: list[Any], by_day: bool) ->
 
     cost = Execution.result_summary[("cost", "eur_total")].as_float()
     billed = Execution.result_summary[("cost", "billed", "express_requests")].as_float()
+    slow = Execution.result_summary[("performance", "slow")].as_boolean()
     totals = select(
         *keys,
         func.count(),
@@ -440,11 +441,12 @@ def _statistics_blocks(session: Session, conditions: list[Any], by_day: bool) ->
         count(Execution.execution_type == "retry"),
         func.coalesce(func.sum(cost), 0.0),
         func.coalesce(func.sum(billed), 0.0),
+        count(slow.is_(True)),
     ).where(*conditions)
     blocks: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in session.execute(totals.group_by(*keys)):
         key = tuple(row[: len(keys)])
-        total, completed, partial, failed, running, finished, retries, eur, tenants = row[len(keys) :]
+        total, completed, partial, failed, running, finished, retries, eur, tenants, slow_runs = row[len(keys) :]
         blocks[key] = {
             "executions": int(total),
             "completed": int(completed),
@@ -458,6 +460,7 @@ def _statistics_blocks(session: Session, conditions: list[Any], by_day: bool) ->
             "retries": int(retries),
             "cost_eur": round(float(eur), 8),
             "cost_eur_per_tenant": round(float(eur) / float(tenants), 10) if tenants else None,
+            "slow_runs": int(slow_runs),
         }
     finished_runs = [*conditions, Execution.duration_seconds.is_not(None), Execution.status != "running"]
     ranked = (

@@ -283,6 +283,60 @@ def refresh_next_execution(workflow_name: str | None = None, *, tenants: list[Te
                 row.next_execution_at = at
 
 
+def job_health(*, now: datetime | None = None) -> list[dict[str, Any]]:
+    """What keeps the scheduled jobs from being healthy, one entry per problem:
+
+    - `missed`: an enabled workflow's scope has a scheduled instant older than JOB_GRACE_MINUTES that the
+      dispatcher has not handled (the scope's catch-up watermark is still before it: the rule did not
+      fire, or the dispatcher failed);
+    - `stuck`: a run is still running past its workflow's max_execution_time_seconds (the watchdog, run
+      every minute, should have stopped it).
+    Scopes are those the dispatcher has handled before (their watermarks); the holiday calendar is the
+    default one. Reads the database only."""
+    from chalicelib.db.runs import running_with_limits
+    from chalicelib.db.schedule import watermarks
+    from chalicelib.domain.schedule import Occurrence, candidate_instants, evaluate_at
+
+    settings = get_settings()
+    now = now or datetime.now(UTC)
+    grace = timedelta(minutes=settings.job_grace_minutes)
+    calendar = default_calendar(settings)
+    problems: list[dict[str, Any]] = []
+    with session_scope() as session:
+        workflows = [(w.name, schedule_of(w), list(w.steps or [])) for w in enabled_workflows(session)]
+        marks = {name: watermarks(session, name) for name, _, _ in workflows}
+        running = running_with_limits(session)
+    for name, schedule, steps in workflows:
+        if state_machine_for(name, steps) is None:
+            continue
+        for scope, mark in sorted(marks[name].items()):
+            latest = None
+            for instant in candidate_instants(schedule, scope, max(mark, now - timedelta(days=2)), now - grace):
+                decision = evaluate_at(schedule, scope, instant, calendar)
+                if isinstance(decision, Occurrence):
+                    latest = decision
+            if latest is not None and latest.instant >= mark:
+                problems.append(
+                    {
+                        "kind": "missed",
+                        "workflow_name": name,
+                        "scope": scope,
+                        "reason": f"{name} for {scope} was due at {latest.instant.isoformat()} and has not been "
+                        f"dispatched ({settings.job_grace_minutes} min grace)",
+                    }
+                )
+    for execution_id, started, limit in running:
+        if (now - started).total_seconds() > limit:
+            problems.append(
+                {
+                    "kind": "stuck",
+                    "execution_id": execution_id,
+                    "reason": f"execution {execution_id} has run past its {limit} s limit (started {started.isoformat()})",
+                }
+            )
+    return problems
+
+
 # --- next run -------------------------------------------------------------------------------------------------
 def next_run(
     workflow_name: str, scope: str | None = None, after: datetime | None = None, *, tenants: list[Tenant] | None = None
