@@ -43,7 +43,7 @@ def seed(url: str, workflow: str, count: int, *, seed_value: int = 7) -> list[di
                 "status": status,
                 "started_at": started,
                 "duration_seconds": duration,
-                "result_summary": {"cost": cost} if cost else None,
+                "result_summary": _summary(cost, rng),
             }
         )
     with session_scope(url) as session:
@@ -56,6 +56,17 @@ def _percentile(values: list[float], pct: float) -> float | None:
         return None
     ordered = sorted(values)
     return round(ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1], 3)
+
+
+def _summary(cost: dict[str, Any] | None, rng: Any) -> dict[str, Any] | None:
+    """Some runs carry a cost, some a performance verdict (slow or not), some neither."""
+    summary: dict[str, Any] = {}
+    if cost:
+        summary["cost"] = cost
+    verdict = rng.random()
+    if verdict < 0.3:
+        summary["performance"] = {"p95_seconds": 100.0, "factor": 1.5, "slow": verdict < 0.1}
+    return summary or None
 
 
 def _block(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -82,6 +93,7 @@ def _block(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "retries": sum(1 for r in rows if r["execution_type"] == "retry"),
         "cost_eur": round(total, 8),
         "cost_eur_per_tenant": round(total / tenants, 10) if tenants else None,
+        "slow_runs": sum(1 for r in rows if ((r["result_summary"] or {}).get("performance") or {}).get("slow") is True),
     }
 
 
