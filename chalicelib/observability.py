@@ -42,3 +42,26 @@ def lambda_handler(fn: Handler) -> Handler:
         return wrapped(event, context)
 
     return handler
+
+
+METRICS_NAMESPACE = "BakeryOrchestrator"
+
+
+def emit_metric(name: str, value: float, unit: str = "Seconds", *, stage: str) -> None:
+    """One CloudWatch metric as an EMF log line (Powertools `single_metric`): CloudWatch reads it from the
+    function's log, so it needs no permission. Dimensions: service and stage (what the alarms name).
+    POWERTOOLS_METRICS_DISABLED=true (the local stack) writes nothing."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    if is_metrics_disabled():
+        return
+
+    with single_metric(
+        name=name,
+        unit=MetricUnit(unit),
+        value=value,
+        namespace=METRICS_NAMESPACE,
+        default_dimensions={"service": os.environ.get("POWERTOOLS_SERVICE_NAME") or APP_NAME, "stage": stage},
+    ):
+        pass

@@ -124,6 +124,7 @@ class Stack:
             "PLATFORM_BASE_URL": platform_url,
             "EVENT_LOG_PATH": str(self.data_dir / "events.jsonl"),
             "STAGE": self.stage,
+            "POWERTOOLS_METRICS_DISABLED": "true",  # no EMF lines among the local run's output
             **self.cloud.env(),
             **self._extra_env,
         }
