@@ -243,6 +243,18 @@ class Sandbox:
                 self._active -= 1
                 self._cond.notify_all()
 
+    def restore(self) -> None:
+        """Give the process its own environment back (once no invocation runs), e.g. when IAM stops being
+        enforced."""
+        with self._cond:
+            while self._active:
+                self._cond.wait()
+            if self._base is not None:
+                for name in self._applied - self._base.keys():
+                    os.environ.pop(name, None)
+                os.environ.update({k: v for k, v in self._base.items() if k in self._applied})
+            self._holder, self._base, self._applied = None, None, set()
+
     def _switch(self, env: Mapping[str, str]) -> None:
         if self._base is None:
             self._base = dict(os.environ)

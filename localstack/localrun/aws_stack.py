@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     from bakery_sim.tenants import demo_tenants
     from localcloud import iam
     from localcloud.clock import EventBridgeClock
-    from localcloud.lambda_runner import ACCOUNT_ID, ENV_CHANGE_HOOK
+    from localcloud.lambda_runner import ACCOUNT_ID, ENV_CHANGE_HOOK, SANDBOX
     from localcloud.server import LocalCloud
     from localrun.__main__ import next_daily_instant, parse_instant
 
@@ -254,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if ok else 1
     finally:
         iam.enforce(False)
+        SANDBOX.restore()
         simulator.stop()
         cloud.stop()
 
