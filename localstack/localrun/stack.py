@@ -20,7 +20,7 @@ from chalicelib.db.migrate import upgrade
 from chalicelib.db.workflows import ensure_default_workflows, get_workflow
 from chalicelib.runtime import reset
 from chalicelib.settings import PROJECT_ROOT
-from infra.deploy import Deployment, deploy
+from infra.deploy import Deployment, deploy, placeholder_code
 from infra.resources import APP_NAME
 from localcloud.clock import EventBridgeClock, Firing
 from localcloud.compat import adapt_definition
@@ -133,7 +133,13 @@ class Stack:
         with session_scope() as session:
             ensure_default_workflows(session)
         clients = {name: self.cloud.client(name) for name in ("lambda", "stepfunctions", "events", "iam", "s3")}
-        self.deployment = deploy(clients, stage=self.stage, environment=self.env, adapt_definition=adapt_definition)
+        self.deployment = deploy(
+            clients,
+            code=placeholder_code(),  # the local cloud runs the handlers from this tree
+            stage=self.stage,
+            environment=self.env,
+            adapt_definition=adapt_definition,
+        )
         self.env.update(self.deployment.environment())
         self._apply_environ(self.deployment.environment())
         self.clock = EventBridgeClock(
