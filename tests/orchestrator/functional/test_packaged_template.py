@@ -97,7 +97,8 @@ def test_every_placeholder_of_every_state_machine_file_has_a_substitution(sam: d
     assert files
     for path in files:
         text = path.read_text(encoding="utf-8")
-        json.loads(text)  # placeholders stand inside strings: the file itself is JSON
+        # The file is JSON once a placeholder standing for a number (outside quotes) reads as one.
+        json.loads(re.sub(r'(?<!")\$\{[A-Za-z0-9]+\}(?!")', "0", text))
         # THEN each file is a state machine of the template
         found = [m for m in machines.values() if m["Properties"]["DefinitionString"] == text]
         assert len(found) == 1, f"{path.name} is not in the packaged template"
