@@ -18,9 +18,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 # A daily run over the demo tenants on the local cloud, then the API on 127.0.0.1:8018 until Ctrl-C.
 # ONCE=1 exits after the run (JSON summary last); TENANTS=N synthetic tenants; AT=<UTC instant>;
 # REGIONS=MD,CT,AN spreads them over Spanish regions; HOLIDAY_POLICY=skip|next_business_day|run.
+# The local cloud listens on LOCALCLOUD_PORT (default 4566) for the AWS CLI; the console link is printed.
 run: venv
 	$(PY) -m localrun $(if $(ONCE),--once) $(if $(TENANTS),--tenants $(TENANTS)) $(if $(AT),--at $(AT)) \
-		$(if $(REGIONS),--regions $(REGIONS)) $(if $(HOLIDAY_POLICY),--holiday-policy $(HOLIDAY_POLICY))
+		$(if $(REGIONS),--regions $(REGIONS)) $(if $(HOLIDAY_POLICY),--holiday-policy $(HOLIDAY_POLICY)) \
+		$(if $(LOCALCLOUD_PORT),--cloud-port $(LOCALCLOUD_PORT))
 
 # Starts (and on a bare Debian machine installs) Postgres, Redis and RabbitMQ when they are down.
 services:
@@ -40,7 +42,7 @@ fuzz: venv
 
 # Speed, memory and cost beside the issue's targets (a rich table; JSON in bench/results.json). Needs the
 # machine's Postgres and Redis. BENCH_TENANTS=1000,10000 (sizes); BENCH_QUICK=1 (a smoke run: 200 tenants,
-# small datasets); BENCH_ONLY=e2e,peer,bare,coldstart,ingest,api. Reports; never fails on a missed target.
+# small datasets); BENCH_ONLY=e2e,peer,bare,coldstart,ingest,api,enterprise. Reports; never fails on a missed target.
 bench: venv services
 	$(if $(BENCH_TENANTS),BENCH_TENANTS=$(BENCH_TENANTS)) $(if $(BENCH_QUICK),BENCH_QUICK=$(BENCH_QUICK)) $(PY) -m bench
 

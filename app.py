@@ -10,6 +10,8 @@ from chalice import Chalice
 
 from chalicelib.adapters import secrets
 from chalicelib.api import api, docs
+from chalicelib.api.console import console_api, console_page
+from chalicelib.api.enterprise import ENTERPRISE_PREFIX, enterprise
 from chalicelib.domain.constants import APP_NAME
 from chalicelib.observability import lambda_handler
 from chalicelib.settings import add_source
@@ -20,6 +22,9 @@ add_source(secrets.resolve)
 app = Chalice(app_name=APP_NAME)
 app.register_blueprint(api, url_prefix="/api/v1/orchestrator")
 app.register_blueprint(docs)  # GET /openapi.json
+app.register_blueprint(enterprise, url_prefix=ENTERPRISE_PREFIX)  # the enterprise network views
+app.register_blueprint(console_api, url_prefix="/api/v1/orchestrator")  # graph, history, tenants, cancel
+app.register_blueprint(console_page)  # GET /console and its static files
 
 
 # --- dispatch (EventBridge rule target) ---------------------------------------------------------------

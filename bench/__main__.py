@@ -1,6 +1,6 @@
 """`make bench` (`python -m bench`): the orchestrator's speed, memory and cost, each beside its target.
 
-Sections (BENCH_ONLY=e2e,peer,bare,coldstart,ingest,api; default all):
+Sections (BENCH_ONLY=e2e,peer,bare,coldstart,ingest,api,enterprise; default all):
   e2e        the daily run on the local cloud (patched moto), real handlers, Postgres, simulator over HTTP
              in its own process — one fresh subprocess per size (BENCH_TENANTS, default 1000,10000)
   peer       the same run on stock moto speed (LOCALCLOUD_SPEEDUPS=0) at BENCH_PEER_TENANTS (1000)
@@ -8,6 +8,8 @@ Sections (BENCH_ONLY=e2e,peer,bare,coldstart,ingest,api; default all):
   coldstart  `import app` + the first call of a step handler in a fresh interpreter
   ingest     audit-log rows/s through chalicelib.db.logs.add_logs
   api        GET executions / logs at a fixed rate against seeded rows, served by `chalice local`
+  enterprise the enterprise dashboard of the 50-outlet network, cold (computed) and cached, one at a time
+  console    the console page for an execution of BENCH_CONSOLE_TENANTS (10,000) in headless Chromium
 Derived: orchestrated/bare, emulator overhead per Lambda task, AWS cost per tenant per day.
 
 BENCH_QUICK=1 is a smoke run (200 tenants, small datasets). Results go to bench/results.json. The benchmark
@@ -192,6 +194,27 @@ class Bench:
             seconds=self.cfg.api_seconds,
         )
 
+    def enterprise(self) -> dict[str, Any]:
+        from bench import enterprise_load
+
+        database_url = self._fresh()
+        return enterprise_load.run(
+            database_url,
+            self.cfg.redis_url,
+            self.cfg.redis_prefix,
+            self.simulator.url,
+            cold_requests=self.cfg.enterprise_cold,
+            cached_requests=self.cfg.enterprise_cached,
+        )
+
+    def console(self) -> dict[str, Any]:
+        from bench import console_load
+
+        database_url = self._fresh()
+        return console_load.run(
+            database_url, self.cfg.redis_url, self.cfg.redis_prefix, tenants=self.cfg.console_tenants
+        )
+
     def _uncontended_cost(self, size: int) -> None:
         """The cost again with each tenant step billed at its one-at-a-time duration (bare section): on AWS
         every Lambda has its own CPU, here 40 share one GIL and their measured durations are inflated."""
@@ -221,7 +244,7 @@ class Bench:
     # --- the whole benchmark ------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         cfg = self.cfg
-        needs_simulator = cfg.only & {"e2e", "peer", "bare", "coldstart"}
+        needs_simulator = cfg.only & {"e2e", "peer", "bare", "coldstart", "enterprise"}
         try:
             if needs_simulator:
                 self.simulator.start()
@@ -246,6 +269,10 @@ class Bench:
                 self._section("ingestion", self.ingest, "ingest")
             if cfg.wants("api"):
                 self._section("api", self.api, "api")
+            if cfg.wants("enterprise"):
+                self._section("enterprise dashboard", self.enterprise, "enterprise")
+            if cfg.wants("console"):
+                self._section("console", self.console, "console")
         finally:
             self.simulator.stop()
             shutil.rmtree(self.data_dir, ignore_errors=True)
@@ -450,6 +477,40 @@ def table(results: dict[str, Any]) -> Table:
                 _target("api_p99_ms"),
                 _verdict(met("api_p99_ms", a["p99_ms"]) if not a["errors"] else False),
             )
+    ent = results.get("enterprise")
+    if ent:
+        for name in ("cold", "cached"):
+            e = ent[name]
+            t.add_row(
+                f"enterprise dashboard, {ent['outlets']} outlets, {name}",
+                f"p50 {_fmt(e['p50_ms'])} / p95 {_fmt(e['p95_ms'])} / p99 {_fmt(e['p99_ms'])} ms "
+                f"({e['requests']} requests one at a time"
+                + (f"; {ent['platform_calls_per_cold_request']:g} platform calls each)" if name == "cold" else ")"),
+                "-",
+                "",
+            )
+        floor = ent["floor"]
+        t.add_row(
+            "  (chalice local's own floor: GET /executions?limit=1)",
+            f"p50 {_fmt(floor['p50_ms'])} / p99 {_fmt(floor['p99_ms'])} ms",
+            "-",
+            "",
+        )
+    page = results.get("console")
+    if page:
+        t.add_row(
+            f"console page, execution of {page['tenants']:,} tenants (new browser context)",
+            f"median {_fmt(page['page_load_median_ms'])} ms, first {_fmt(page['page_load_cold_ms'])} ms "
+            f"({len(page['page_load_ms'])} loads)",
+            _target("console_load_ms"),
+            _verdict(met("console_load_ms", page["page_load_median_ms"])),
+        )
+        t.add_row(
+            "console routes (median of 5)",
+            "; ".join(f"{name} {ms:.0f} ms" for name, ms in page["route_ms"].items()),
+            "-",
+            "",
+        )
     for key in results.get("errors", {}):
         t.add_row(key, "[red]error (see results.json)[/]", "", "")
     return t

@@ -38,7 +38,7 @@ def seed(database_url: str, executions: int, logs: int, *, logged_executions: in
     with engine.begin() as conn:
         conn.execute(
             sa.text("""
-            INSERT INTO orchestrator_executions (id, workflow_name, execution_name, scope, trigger, run_date,
+            INSERT INTO orchestrator_executions (id, workflow_name, execution_name, scope, execution_type, run_date,
                 status, started_at, completed_at, duration_seconds, tenants_total, tenants_processed,
                 tenants_failed, tenants_skipped, steps_total, steps_completed, steps_failed, error_message,
                 fencing_token, created_at, updated_at)

@@ -14,6 +14,7 @@ class _Context:
     function_name = "generate_forecasts"
     aws_request_id = "bench-coldstart"
     memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:generate_forecasts"
 
     def get_remaining_time_in_millis(self) -> int:
         return 25_000

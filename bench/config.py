@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("e2e", "peer", "bare", "coldstart", "ingest", "api")
+SECTIONS = ("e2e", "peer", "bare", "coldstart", "ingest", "api", "enterprise", "console")
 
 
 def _ints(text: str) -> list[int]:
@@ -32,7 +32,10 @@ class Config:
     api_logs: int
     api_rate: float
     api_seconds: float
+    enterprise_cold: int
+    enterprise_cached: int
     coldstart_repeats: int
+    console_tenants: int
     e2e_timeout: float
     output: Path
     pid: int = field(default_factory=os.getpid)
@@ -79,7 +82,10 @@ def load() -> Config:
         api_logs=int(env.get("BENCH_API_LOGS") or (100_000 if quick else 1_000_000)),
         api_rate=float(env.get("BENCH_API_RATE") or 200),
         api_seconds=float(env.get("BENCH_API_SECONDS") or (10 if quick else 20)),
+        enterprise_cold=int(env.get("BENCH_ENTERPRISE_COLD") or (20 if quick else 100)),
+        enterprise_cached=int(env.get("BENCH_ENTERPRISE_CACHED") or (200 if quick else 1000)),
         coldstart_repeats=int(env.get("BENCH_COLDSTART_REPEATS") or (3 if quick else 5)),
+        console_tenants=int(env.get("BENCH_CONSOLE_TENANTS") or (1_000 if quick else 10_000)),
         e2e_timeout=float(env.get("BENCH_E2E_TIMEOUT") or 3600),
         output=Path(env.get("BENCH_OUTPUT") or ROOT / "bench" / "results.json"),
     )
@@ -107,6 +113,7 @@ TARGETS: dict[str, tuple[str, float, str]] = {
     "coldstart_ms": ("<=", 250.0, "ms"),
     "ingest_rows_per_s": (">=", 20_000.0, "rows/s"),
     "api_p99_ms": ("<=", 50.0, "ms at 200 req/s"),
+    "console_load_ms": ("<=", 1000.0, "ms (10,000 tenants)"),
 }
 
 

@@ -30,3 +30,7 @@ class LockUnavailableError(OrchestratorError):
 class StaleRunError(OrchestratorError):
     """A run whose lock expired and was taken over tried to write: its fencing number is no longer the
     newest for its workflow and scope, so the write is refused (the state machine may Catch this name)."""
+
+
+class RunNotRunningError(OrchestratorError):
+    """An operation that needs a running run (cancel) found it finished or not started."""

@@ -38,7 +38,14 @@ class Settings(BaseSettings):
     procurement_service_url: str = ""
     inventory_service_url: str = ""
     notification_service_url: str = ""
+    sales_service_url: str = ""
+    distribution_service_url: str = ""
     platform_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The services' documented client timeouts: a real bakery's forecast takes minutes, not seconds. The
+    # step Lambdas' timeouts and the tasks' TimeoutSeconds sit above them (.chalice/config.json, the ASL).
+    forecasting_timeout_seconds: float = Field(default=300.0, gt=0)
+    production_timeout_seconds: float = Field(default=180.0, gt=0)
+    procurement_timeout_seconds: float = Field(default=180.0, gt=0)
 
     # Workflows and scheduling.
     default_timezone: str = "Europe/Madrid"
@@ -60,8 +67,17 @@ class Settings(BaseSettings):
     # Per service overrides: "forecasting=20,production=10".
     platform_max_concurrency: int = Field(default=50, ge=0)
     platform_concurrency_limits: str = ""
-    # An alert goes out when a workflow's consecutive failures reach this number.
+    # An alert goes out when a workflow's consecutive failures reach this number, when a run ends with more
+    # than this percentage of its tenants failed, when it runs slower than SLOW_RUN_FACTOR times the p95 of
+    # the workflow and scope's last 30 runs, and when its estimated AWS cost passes RUN_COST_BUDGET_EUR.
     alert_consecutive_failures_threshold: int = Field(default=3, gt=0)
+    alert_tenant_failure_percent: float = Field(default=10.0, ge=0, le=100)
+    slow_run_factor: float = Field(default=1.5, ge=1.0)
+    run_cost_budget_eur: float = Field(default=5.0, ge=0)
+    # The seeded workflows' retry policy for their per-tenant steps (attempts after the first, seconds
+    # before the first retry, doubling after that); an operator changes it per workflow.
+    workflow_max_retries: int = Field(default=3, ge=0, le=10)
+    workflow_retry_delay_seconds: int = Field(default=300, ge=1, le=3600)
     # Timezones that get their own scope (and their own local 08:00) besides each workflow's own.
     scope_timezones: str = "Europe/Madrid,Atlantic/Canary"
     monthly_workflow_cron: str = "0 6 1 * *"
@@ -73,14 +89,23 @@ class Settings(BaseSettings):
     catchup_sweep_minutes: int = Field(default=15, ge=1, le=60)
     catchup_window_seconds: int = Field(default=21600, ge=0)
     enable_leader_election: bool = True
-    leader_lock_ttl_seconds: int = Field(default=30, gt=0)
-    leader_heartbeat_seconds: int = Field(default=10, gt=0)
+    leader_lock_ttl_seconds: int = Field(default=90, gt=0)
+    leader_heartbeat_seconds: int = Field(default=30, gt=0)
     dispatch_function_arn: str = ""  # set by the deploy: the target of the schedule rules
+
+    # Enterprise network views: responses cached per parent, route and query (0 = no cache), dropped when
+    # a run covering the network closes; outlets read with at most ENTERPRISE_MAX_CONCURRENCY calls in
+    # flight, each bounded by its own timeout, and the whole fan-out by a deadline.
+    enterprise_cache_ttl_seconds: int = Field(default=60, ge=0, le=3600)
+    enterprise_max_concurrency: int = Field(default=10, ge=1, le=100)
+    enterprise_call_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    enterprise_deadline_seconds: float = Field(default=20.0, gt=0, le=300)
 
     # Wiring produced by the deploy (template outputs / local cloud).
     manifest_bucket: str = ""  # S3 bucket for tenant manifests (the Distributed Map's item source)
     map_max_concurrency: int = Field(default=40, gt=0, le=10000)
     instance_id: str = "local"
+    aws_lambda_log_stream_name: str = ""  # set by Lambda: one per sandbox
     stage: str = "local"
 
     # API authentication. The HS256 secret is required on dev/prod; other stages fall back to a
@@ -91,6 +116,10 @@ class Settings(BaseSettings):
     jwt_audience: str = ""
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=600)
     auth_verifier: str = "hs256"
+    # Prometheus cannot log in with a user's JWT: GET /metrics also accepts this bearer token (empty: none).
+    metrics_token: str = ""
+    # The local API's port (`make run`, `chalice local`).
+    port: int = Field(default=8018, ge=1, le=65535)
 
     @model_validator(mode="after")
     def _jwt_secret_for_stage(self) -> Settings:
@@ -103,6 +132,15 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+    @property
+    def instance(self) -> str:
+        """This process as the leader row and the executions name it: the Lambda sandbox's log stream, else
+        INSTANCE_ID."""
+        return self.aws_lambda_log_stream_name or self.instance_id
+
+    def service_timeout(self, service: str) -> float:
+        return float(getattr(self, f"{service}_timeout_seconds", self.platform_timeout_seconds))
 
     def service_url(self, service: str) -> str:
         explicit = getattr(self, f"{service}_service_url", "")

@@ -202,7 +202,9 @@ def deploy(
     }
     for machine in resources.state_machines():
         name = machine.physical_name(stage)
-        definition = resources.render_definition(machine, resources.substitutions(machine, deployment.function_arns))
+        definition = resources.render_definition(
+            machine, resources.substitutions(machine, deployment.function_arns), stage, environment
+        )
         if adapt_definition is not None:  # an emulator's known parser gaps (see localcloud.compat)
             definition = adapt_definition(definition)
         if name in existing:

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
 from chalicelib.domain.constants import APP_NAME
-from chalicelib.settings import PROJECT_ROOT
+from chalicelib.settings import PROJECT_ROOT, Settings
 
 CHALICE_CONFIG = PROJECT_ROOT / ".chalice" / "config.json"
 STATE_MACHINE_DIR = PROJECT_ROOT / "statemachines"
@@ -121,9 +123,51 @@ def substitutions(machine: StateMachineSpec, arn_of: dict[str, str]) -> dict[str
     return {name: values[name] for name in machine.placeholders()}
 
 
-def render_definition(machine: StateMachineSpec, values: dict[str, str]) -> str:
-    text = machine.definition()
-    return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+class _ConfiguredSettings(Settings):
+    """Settings from the given values only, not from this process's environment."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def stage_settings(stage: str, environment: dict[str, str] | None = None) -> Settings:
+    """The settings a stage's functions see: its `.chalice/config.json` environment (plus `environment`),
+    not this process's (what is packaged depends on the configuration only)."""
+    env = {**functions(stage)[0].environment, **(environment or {})}
+    fields: dict[str, Any] = {k.lower(): v for k, v in env.items() if k.lower() in Settings.model_fields}
+    fields.pop("stage", None)  # the stage's own rules (its secrets) are checked where it runs, not here
+    return _ConfiguredSettings(**fields)
+
+
+def packaged_definition(
+    machine: StateMachineSpec, stage: str = "prod", environment: dict[str, str] | None = None
+) -> str:
+    """The ASL file with its workflow's seeded retry policy (from the stage's settings) written in; the
+    placeholders stay for DefinitionSubstitutions or the deploy."""
+    from chalicelib.domain.retry import with_tenant_retry
+    from chalicelib.domain.workflows import default_workflows
+
+    seeded = {w["name"]: w for w in default_workflows(stage_settings(stage, environment))}.get(machine.workflow)
+    if seeded is None:
+        return machine.definition()
+    return with_tenant_retry(
+        machine.definition(), max_retries=seeded["max_retries"], delay_seconds=seeded["retry_delay_seconds"]
+    )
+
+
+def render_definition(
+    machine: StateMachineSpec, values: dict[str, str], stage: str = "prod", environment: dict[str, str] | None = None
+) -> str:
+    """What the deploy puts into Step Functions: the packaged definition with every ARN filled in."""
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], packaged_definition(machine, stage, environment))
 
 
 def rules() -> list[RuleSpec]:

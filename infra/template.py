@@ -480,7 +480,7 @@ def render(stage: str = "prod") -> dict[str, Any]:
             "Properties": {
                 "StateMachineName": machine.physical_name(stage),
                 "StateMachineType": machine.type,
-                "DefinitionString": machine.definition(),
+                "DefinitionString": resources.packaged_definition(machine, stage),
                 "DefinitionSubstitutions": definition_substitutions(machine),
                 "RoleArn": {"Fn::GetAtt": [STATE_MACHINE_ROLE, "Arn"]},
                 "LoggingConfiguration": {

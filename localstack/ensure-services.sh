@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure Postgres (5432), Redis (6379) and RabbitMQ (5672) answer on 127.0.0.1 for the tests.
+# Make sure Postgres (5432), Redis (6379) and RabbitMQ (5672) answer on 127.0.0.1 for the tests, and that
+# Debian's Chromium is installed for the console's browser tests.
 # Starts them with the machine's own commands when they are down; installs them with apt on a bare
 # Debian machine. Idempotent and quiet when everything is already up.
 set -euo pipefail
@@ -56,4 +57,10 @@ if ! up 5672; then
   echo "ensure-services: starting RabbitMQ"
   rabbitmq-server -detached || true
   wait_for 5672 RabbitMQ 120
+fi
+
+# --- Chromium (the console's end-to-end tests drive Debian's build headless) ---------------------------
+if [ ! -x /usr/bin/chromium ]; then
+  echo "ensure-services: installing Chromium"
+  apt_install chromium
 fi

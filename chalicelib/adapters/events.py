@@ -8,9 +8,9 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol
 
+from chalicelib.domain.events import EXCHANGE
 from chalicelib.settings import PROJECT_ROOT, get_settings
 
-EXCHANGE = "orchestrator"
 DEFAULT_EVENT_LOG = PROJECT_ROOT / ".local" / "events.jsonl"
 
 

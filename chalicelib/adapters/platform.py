@@ -12,16 +12,31 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from chalicelib.domain.enterprise import AccuracyReply, ForecastReply, PlanReply, RoutesReply, SalesReply, WasteReply
 from chalicelib.domain.models import Tenant
 from chalicelib.errors import LockUnavailableError, PermanentServiceError, TransientServiceError
 from chalicelib.settings import Settings, get_settings
+
+R = TypeVar("R", bound=BaseModel)
+T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+
+
+class TenantList(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    tenants: list[Tenant]
+
 
 # Take a slot: drop expired leases, then add ours if fewer than the limit are held. Leases expire so a
 # Lambda killed mid-call cannot leak its slot.
@@ -86,7 +101,7 @@ class ServiceSemaphore:
 
         key = f"{self._settings.redis_key_prefix}:service-slots:{service}"
         holder = uuid.uuid4().hex
-        lease_ms = int((self._settings.platform_timeout_seconds + 5) * 1000)
+        lease_ms = int((self._settings.service_timeout(service) + 5) * 1000)  # outlives the call it guards
         try:
             client = self._redis()
             if self._script is None:
@@ -135,13 +150,20 @@ class PlatformClient:
             return self._send(service, method, path, **kwargs)
 
     def _send(self, service: str, method: str, path: str, **kwargs: Any) -> Any:
+        return self._decode(service, method, path, self._exchange(service, method, path, **kwargs))
+
+    def _exchange(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         url = f"{self._settings.service_url(service)}{path}"
         try:
-            response = self._client.request(method, url, **kwargs)
+            kwargs.setdefault("timeout", self._settings.service_timeout(service))  # a dashboard read sets its own
+            return self._client.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
             raise TransientServiceError(f"{service} service timed out: {method} {path}") from exc
         except httpx.TransportError as exc:
             raise TransientServiceError(f"{service} service unreachable: {method} {path}: {exc}") from exc
+
+    @staticmethod
+    def _decode(service: str, method: str, path: str, response: httpx.Response) -> Any:
         if response.status_code >= 500 or response.status_code == 429:
             raise TransientServiceError(
                 f"{service} service answered {response.status_code} to {method} {path}: {response.text[:200]}"
@@ -155,7 +177,66 @@ class PlatformClient:
         except ValueError as exc:
             raise TransientServiceError(f"{service} service answered non-JSON to {method} {path}") from exc
 
+    def _read(
+        self,
+        service: str,
+        path: str,
+        model: type[R],
+        *,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        absent: tuple[int, ...] = (),
+    ) -> R | None:
+        """A read for a view (an enterprise dashboard), parsed into `model`: `timeout` bounds this call alone,
+        a status in `absent` means "no such thing" (None). A view's reads are bounded per request by the
+        caller's fan-out, not by the platform-wide semaphore: that one paces the daily runs, and a dashboard
+        must not queue behind a run for a slot. A body of the wrong shape is a PermanentServiceError naming
+        the field."""
+        kwargs: dict[str, Any] = {"params": params}
+        if timeout is not None:
+            kwargs["timeout"] = httpx.Timeout(timeout)
+        try:
+            response = self._exchange(service, "GET", path, **kwargs)
+        except TransientServiceError as exc:
+            if timeout is not None and isinstance(exc.__cause__, httpx.TimeoutException):
+                raise TransientServiceError(f"{service} service timed out after {timeout:g} s: GET {path}") from exc
+            raise
+        if response.status_code in absent:
+            return None
+        body = self._decode(service, "GET", path, response)
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+            raise PermanentServiceError(
+                f"{service} service answered GET {path} with an unexpected body: {where}: {first.get('msg')}"
+            ) from None
+
+    def _require(
+        self,
+        service: str,
+        path: str,
+        model: type[R],
+        *,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> R:
+        result = self._read(service, path, model, params=params, timeout=timeout)
+        if result is None:  # only an `absent` status gives None, and none is given here
+            raise PermanentServiceError(f"{service} service answered GET {path} with nothing")
+        return result
+
     # Tenant service
+    def get_tenant(self, tenant_id: str, *, timeout: float | None = None) -> Tenant | None:
+        """One tenant, or None when the tenant service does not know it (404, or an id it cannot hold)."""
+        return self._read("tenant", f"/api/v1/tenants/{tenant_id}", Tenant, timeout=timeout, absent=(400, 404, 422))
+
+    def list_children(self, parent_id: str, *, timeout: float | None = None) -> list[Tenant]:
+        """The tenants whose parent is `parent_id` (its outlets), as the tenant service lists them."""
+        body = self._require("tenant", f"/api/v1/tenants/{parent_id}/children", TenantList, timeout=timeout)
+        return body.tenants
+
     def list_tenants(self) -> list[Tenant]:
         body = self._call("tenant", "GET", "/api/v1/tenants")
         return [Tenant.model_validate(item) for item in body["tenants"]]
@@ -169,7 +250,44 @@ class PlatformClient:
         payload = {"tenant_id": tenant_id, "date": day.isoformat()}
         return self._call("forecasting", "POST", "/api/v1/forecasting/validate", json=payload)
 
+    def get_forecast(self, tenant_id: str, start: date, days: int, *, timeout: float | None = None) -> ForecastReply:
+        """The tenant's forecast from `start` for `days` days, read (never generated)."""
+        params = {"tenant_id": tenant_id, "start_date": start.isoformat(), "days_ahead": days}
+        return self._require(
+            "forecasting", "/api/v1/forecasting/forecasts", ForecastReply, params=params, timeout=timeout
+        )
+
+    def get_forecast_accuracy(
+        self, tenant_id: str, start: date, end: date, *, timeout: float | None = None
+    ) -> AccuracyReply:
+        """The forecasting service's MAPE of the tenant's forecasts, per day and over [start, end]."""
+        params = {"tenant_id": tenant_id, "start_date": start.isoformat(), "end_date": end.isoformat()}
+        return self._require(
+            "forecasting", "/api/v1/forecasting/accuracy", AccuracyReply, params=params, timeout=timeout
+        )
+
+    # Sales service
+    def get_sales_summary(self, tenant_id: str, start: date, end: date, *, timeout: float | None = None) -> SalesReply:
+        params = {"tenant_id": tenant_id, "start_date": start.isoformat(), "end_date": end.isoformat()}
+        return self._require("sales", "/api/v1/sales/summary", SalesReply, params=params, timeout=timeout)
+
+    # Distribution service
+    def get_delivery_routes(self, tenant_id: str, day: date, *, timeout: float | None = None) -> RoutesReply:
+        """A central site's delivery routes and their shipments on `day`."""
+        params = {"tenant_id": tenant_id, "date": day.isoformat()}
+        return self._require("distribution", "/api/v1/distribution/routes", RoutesReply, params=params, timeout=timeout)
+
     # Production, procurement, inventory
+    def get_production_plan(self, tenant_id: str, start: date, days: int, *, timeout: float | None = None) -> PlanReply:
+        """The tenant's production plan from `start` for `days` days (a central site's covers its network)."""
+        params = {"tenant_id": tenant_id, "start_date": start.isoformat(), "days_ahead": days}
+        return self._require("production", "/api/v1/production/schedules", PlanReply, params=params, timeout=timeout)
+
+    def get_waste(self, tenant_id: str, start: date, end: date, *, timeout: float | None = None) -> WasteReply:
+        """Units written off per day over [start, end], and the tenant's own baseline for the same period."""
+        params = {"tenant_id": tenant_id, "start_date": start.isoformat(), "end_date": end.isoformat()}
+        return self._require("inventory", "/api/v1/inventory/waste", WasteReply, params=params, timeout=timeout)
+
     def generate_production_schedule(
         self, tenant_id: str, day: date, days_ahead: int, forecast_id: str | None
     ) -> dict[str, Any]:
@@ -206,6 +324,50 @@ class PlatformClient:
             "data": data or {},
         }
         return self._call("notification", "POST", "/api/v1/notifications/send", json=payload)
+
+
+@dataclass(frozen=True)
+class Fetched(Generic[T]):
+    """One call of a fan-out: its value, or why there is none."""
+
+    value: T | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def fan_out(
+    calls: Mapping[K, Callable[[], T]], *, max_concurrency: int, deadline_seconds: float
+) -> dict[K, Fetched[T]]:
+    """Run the calls with at most `max_concurrency` in flight; each call's failure (any exception) is its
+    own `Fetched.error`, never the caller's. Calls not answered within `deadline_seconds` of the start are
+    reported as such and not waited for (each call's own timeout ends its thread soon after)."""
+    if not calls:
+        return {}
+    pool = ThreadPoolExecutor(max_workers=min(max_concurrency, len(calls)), thread_name_prefix="fan-out")
+    futures: dict[Future[T], K] = {pool.submit(call): key for key, call in calls.items()}
+    try:
+        done, _ = wait(futures, timeout=deadline_seconds)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    results: dict[K, Fetched[T]] = {}
+    for future, key in futures.items():
+        if future not in done:
+            results[key] = Fetched(error=f"no answer within the {deadline_seconds:g} s deadline")
+            continue
+        exc = future.exception()
+        if exc is None:
+            results[key] = Fetched(value=future.result())
+        elif isinstance(exc, (TransientServiceError, PermanentServiceError)):
+            results[key] = Fetched(error=str(exc)[:300])
+        else:
+            from chalicelib.observability import get_logger
+
+            get_logger().warning("fan-out call failed", extra={"call": str(key), "error": repr(exc)})
+            results[key] = Fetched(error=f"{type(exc).__name__}: {exc}"[:300])
+    return results
 
 
 @cache

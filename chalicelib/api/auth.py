@@ -8,6 +8,7 @@ factory takes the Settings and returns an object with `verify(token) -> Principa
 
 from __future__ import annotations
 
+import hmac
 import importlib
 import time
 from collections.abc import Callable, Iterable
@@ -169,6 +170,16 @@ def _verifier_for(settings: Settings) -> Verifier:
     return factory(settings)
 
 
+def is_scrape_token(headers: dict[str, str] | Any) -> bool:
+    """The request carries `Authorization: Bearer <METRICS_TOKEN>` (never true when no token is set)."""
+    expected = get_settings().metrics_token
+    if not expected or headers is None:
+        return False
+    value = headers.get("authorization") or headers.get("Authorization") or ""
+    scheme, _, token = value.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode())
+
+
 def authenticate(headers: dict[str, str] | Any, verifier: Verifier | None = None) -> Principal:
     """The Authorization header -> the caller, or a 401 saying what is wrong."""
     value = None
@@ -191,25 +202,38 @@ def require_role(principal: Principal, roles: Iterable[str]) -> None:
         raise forbidden(f"this route needs role {' or '.join(allowed)}; the token has {principal.role}")
 
 
-def require_enterprise_member(
-    principal: Principal, parent_tenant_id: str, tenants: Callable[[], Iterable[Any]]
-) -> None:
-    """Gate of the enterprise routes: the caller belongs to the parent (is it, or one of its outlets) and
-    the parent is on the enterprise tier. `tenants()` lists the platform's tenants (id, parent_tenant_id,
-    subscription_tier); it is called only for non-admin callers. Unknown parent -> 404 (not 403)."""
+def require_network_caller(principal: Principal, parent_tenant_id: str) -> None:
+    """First gate of the enterprise routes, before anything is read: a platform admin may look at any
+    network; any other caller only at its own tenant's. An outlet's users get 403 on their parent's network
+    view, as does any other tenant (the same answer whether the parent exists or not)."""
     if principal.is_admin:
         return
-    if principal.tier is not None and principal.tier != "enterprise":
-        raise forbidden("enterprise routes need the enterprise subscription tier")
-    by_id = {t.id: t for t in tenants()}
-    parent = by_id.get(parent_tenant_id)
-    caller = by_id.get(principal.tenant_id or "")
-    member = (
-        caller is not None
-        and parent is not None
-        and (caller.id == parent.id or getattr(caller, "parent_tenant_id", None) == parent.id)
-    )
-    if not member:
+    if (principal.tenant_id or "").lower() != parent_tenant_id.lower():
+        raise forbidden(
+            f"the enterprise network view of {parent_tenant_id} is for its own users (the parent tenant) and "
+            f"platform admins; this token belongs to tenant {principal.tenant_id}"
+        )
+
+
+def require_enterprise_member(principal: Principal, parent_tenant_id: str, parent: Any | None) -> None:
+    """Gate of the enterprise routes, with the parent as the tenant service describes it (None: unknown).
+
+    The caller passes `require_network_caller`; then an unknown parent is 404, a tenant that is itself an
+    outlet (it has a parent) has no network to show (403), and the parent must be on the enterprise
+    subscription tier (403 naming the tier it is on). The tier is the tenant service's, not the token's
+    claim (a token issued before an upgrade or a downgrade says what the tier was then)."""
+    require_network_caller(principal, parent_tenant_id)
+    if parent is None:
         raise AuthError(404, "not_found", f"tenant {parent_tenant_id} not found")
-    if getattr(parent, "subscription_tier", None) != "enterprise":
-        raise forbidden("enterprise routes need the parent tenant on the enterprise tier")
+    parent_of_parent = getattr(parent, "parent_tenant_id", None)
+    if parent_of_parent:
+        raise forbidden(
+            f"tenant {parent_tenant_id} is an outlet of {parent_of_parent}: the enterprise network view belongs "
+            "to the parent tenant"
+        )
+    tier = getattr(parent, "subscription_tier", None)
+    if tier != "enterprise":
+        raise forbidden(
+            f"the enterprise network view needs the enterprise subscription tier; tenant {parent_tenant_id} "
+            f"is on the {tier} tier"
+        )

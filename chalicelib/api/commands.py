@@ -22,12 +22,13 @@ from chalicelib.api.schemas import (
     WorkflowCreate,
     WorkflowUpdate,
 )
-from chalicelib.db import readmodels
+from chalicelib.db import audit, readmodels
 from chalicelib.db.engine import session_scope
 from chalicelib.db.models import Execution, Workflow
 from chalicelib.db.sql import aware
 from chalicelib.db.workflows import all_workflows
 from chalicelib.db.workflows import get_workflow as get_workflow_row
+from chalicelib.settings import get_settings
 
 RETRYABLE = ("failed", "completed_with_failures", "cancelled")
 NON_NULLABLE = {
@@ -109,6 +110,9 @@ def workflow_view(w: Workflow) -> dict[str, Any]:
         "total_executions": w.total_executions,
         "successful_executions": w.successful_executions,
         "failed_executions": w.failed_executions,
+        "last_success_at": aware(w.last_success_at),
+        "last_failure_at": aware(w.last_failure_at),
+        "next_execution_at": aware(w.next_execution_at),
         "created_at": aware(w.created_at),
         "updated_at": aware(w.updated_at),
     }
@@ -148,7 +152,11 @@ def _changes(body: WorkflowUpdate | Any) -> dict[str, Any]:
     return changes
 
 
-def create_workflow(body: WorkflowCreate) -> dict[str, Any]:
+def _actor(principal: Any) -> str:
+    return str(getattr(principal, "subject", None) or "unknown")
+
+
+def create_workflow(body: WorkflowCreate, principal: Any = None) -> dict[str, Any]:
     values = dict(_changes(body))
     values.setdefault("timezone", body.timezone)
     _check_definition(None, values)
@@ -159,36 +167,91 @@ def create_workflow(body: WorkflowCreate) -> dict[str, Any]:
         session.add(workflow)
         session.flush()
         view = workflow_view(workflow)
+        audit.record(
+            session,
+            actor=_actor(principal),
+            action="create",
+            target_type="workflow",
+            target=workflow.name,
+            after=values,
+        )
     reconcile_rules()
-    return view
+    return get_workflow(view["id"])  # as the reconcile left it (next_execution_at)
 
 
-def update_workflow(ident: str, body: WorkflowUpdate) -> dict[str, Any]:
+def update_workflow(ident: str, body: WorkflowUpdate, principal: Any = None) -> dict[str, Any]:
     changes = _changes(body)
     with session_scope() as session:
         workflow = find_workflow(session, ident)
+        if "steps" in changes and list(changes["steps"]) != list(workflow.steps or []):
+            # The steps are the state machine's: changing them here would detach the row from what runs.
+            raise ApiError(
+                422,
+                "read_only",
+                f"steps: read-only; {workflow.name} runs the steps of its state machine "
+                f"({', '.join(workflow.steps or [])})",
+                "steps",
+            )
         _check_definition(workflow, changes)
+        before = {name: getattr(workflow, name) for name in changes}
         for name, value in changes.items():
             setattr(workflow, name, value)
         if changes:
             workflow.updated_at = datetime.now(UTC)
+            audit.record(
+                session,
+                actor=_actor(principal),
+                action="update",
+                target_type="workflow",
+                target=workflow.name,
+                before=before,
+                after=changes,
+            )
         session.flush()
         view = workflow_view(workflow)
     if {"cron_expression", "timezone", "enabled", "weekend_cron", "holiday_policy", "steps"} & set(changes):
         reconcile_rules()
+        view = get_workflow(view["id"])  # as the reconcile left it (next_execution_at)
+    if {"max_retries", "retry_delay_seconds"} & set(changes):
+        view["retry_policy"] = apply_retry_policy(view["name"])
     return view
 
 
-def set_enabled(ident: str, enabled: bool) -> dict[str, Any]:
+def apply_retry_policy(workflow_name: str) -> dict[str, Any]:
+    """The row's retry policy into its state machine; a failure is reported, never a 500 (the row is
+    committed and the next change or deploy applies it)."""
+    from chalicelib.services.workflows import apply_retry_policy as apply
+
+    try:
+        return apply(workflow_name)
+    except Exception as exc:  # noqa: BLE001 - reported in the response and logged
+        from chalicelib.observability import get_logger
+
+        get_logger().warning("retry policy not applied", extra={"workflow": workflow_name, "error": str(exc)})
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+
+
+def set_enabled(ident: str, enabled: bool, principal: Any = None) -> dict[str, Any]:
     """Idempotent: enabling an enabled workflow is fine."""
     with session_scope() as session:
         workflow = find_workflow(session, ident)
         changed = workflow.enabled != enabled
+        if changed:
+            audit.record(
+                session,
+                actor=_actor(principal),
+                action="enable" if enabled else "disable",
+                target_type="workflow",
+                target=workflow.name,
+                before={"enabled": workflow.enabled},
+                after={"enabled": enabled},
+            )
         workflow.enabled = enabled
         session.flush()
         view = workflow_view(workflow)
     if changed:
         reconcile_rules()
+        view = get_workflow(view["id"])  # as the reconcile left it (next_execution_at)
     return view
 
 
@@ -216,9 +279,44 @@ def _start(workflow_name: str, scope: str, run_date: Any, **kwargs: Any) -> dict
         locks = RunLocks()
         if locks.holder(locks.key(workflow_name, scope)) == name:
             return {"scope": scope, "execution_name": name, "outcome": "already_running"}
-        return start_run(workflow_name, scope, run_date, locks=locks, **kwargs)
+        return start_run(
+            workflow_name, scope, run_date, locks=locks, dispatched_by=f"api:{get_settings().instance}", **kwargs
+        )
     except LockUnavailableError as exc:
         raise ApiError(503, "dependency_unavailable", str(exc)) from None
+
+
+def _audit_runs(principal: Any, action: str, target_type: str, target: str, after: dict[str, Any]) -> None:
+    with session_scope() as session:
+        audit.record(
+            session, actor=_actor(principal), action=action, target_type=target_type, target=target, after=after
+        )
+
+
+def list_audit(*, limit: int, after: int | None, target: str | None, action: str | None) -> dict[str, Any]:
+    with session_scope() as session:
+        items = audit.entries(session, limit=limit, after=after, target=target, action=action)
+    return {"entries": items, "count": len(items), "next_cursor": items[-1]["id"] if len(items) == limit else None}
+
+
+def _active_scopes(default_zone: str) -> list[str]:
+    """The timezones of the active tenants (the workflow's own zone when there is none)."""
+    from chalicelib.services.scheduling import scopes_of
+
+    return list(scopes_of(_tenants_by_id().values(), fallback_zone=default_zone))
+
+
+def _manual_suffix(workflow_name: str, scope: str, run_date: Any) -> str:
+    """`manual` for the day's first manual run of a scope, then `manual-2`, `manual-3`, ..."""
+    from chalicelib.domain.runs import execution_name
+
+    base = execution_name(workflow_name, scope, run_date, "manual")
+    with session_scope() as session:
+        names = set(session.scalars(select(Execution.execution_name).where(Execution.execution_name.like(f"{base}%"))))
+    if base not in names:
+        return "manual"
+    taken = [int(n[len(base) + 1 :]) for n in names if n[len(base) + 1 :].isdigit() and n[len(base)] == "-"]
+    return f"manual-{max(taken, default=1) + 1}"
 
 
 def _local_today(scope: str) -> Any:
@@ -227,8 +325,9 @@ def _local_today(scope: str) -> Any:
     return local_date(scope, datetime.now(UTC))
 
 
-def execute(ident: str, body: ExecuteRequest) -> dict[str, Any]:
-    """Manual trigger: the same dispatch, naming (`-manual`) and run lock as the schedule."""
+def execute(ident: str, body: ExecuteRequest, principal: Any = None) -> dict[str, Any]:
+    """Manual trigger: the same dispatch, naming (`-manual`, then `-manual-2`, ... the same day) and run lock
+    as the schedule. Without tenant_ids or scope, every scope's active tenants: one execution per scope."""
     with session_scope() as session:
         workflow = find_workflow(session, ident)
         name, enabled, default_tz = workflow.name, workflow.enabled, workflow.timezone
@@ -257,15 +356,25 @@ def execute(ident: str, body: ExecuteRequest) -> dict[str, Any]:
                     "tenant_ids",
                 )
             scopes.setdefault(tz, []).append(tenant_id)  # type: ignore[union-attr]
+    elif body.scope is not None:
+        scopes = {body.scope: None}
     else:
-        scopes = {body.scope or default_tz: None}
+        scopes = dict.fromkeys(_active_scopes(default_tz))
     runs = []
     for scope, ids in sorted(scopes.items()):
         run_date = body.run_date or _local_today(scope)
         try:
+            suffix = _manual_suffix(name, scope, run_date)
             runs.append(
                 _start(
-                    name, scope, run_date, trigger="manual", tenant_ids=ids, name_suffix="manual", state_machine=machine
+                    name,
+                    scope,
+                    run_date,
+                    trigger="manual",
+                    tenant_ids=ids,
+                    name_suffix=suffix,
+                    state_machine=machine,
+                    triggered_by=getattr(principal, "subject", None),
                 )
             )
         except ValueError as exc:
@@ -283,6 +392,7 @@ def execute(ident: str, body: ExecuteRequest) -> dict[str, Any]:
             f"{first['execution_name']}: a run of {name} in {first['scope']} is "
             f"in progress ({first['outcome']}, held by {first.get('held_by') or first['execution_name']})",
         )
+    _audit_runs(principal, "execute", "workflow", name, {"runs": runs, "tenant_ids": tenant_ids, "scope": body.scope})
     return {"workflow_name": name, "runs": runs}
 
 
@@ -351,6 +461,7 @@ def retry(execution_id: str, principal: Any, body: RetryRequest) -> dict[str, An
         original["run_date"],
         trigger="retry",
         tenant_ids=named,
+        triggered_by=getattr(principal, "subject", None),
         name_suffix=suffix,
         retry_of=original["id"],
     )
@@ -360,6 +471,13 @@ def retry(execution_id: str, principal: Any, body: RetryRequest) -> dict[str, An
             f"{outcome['execution_name']}: a run of {original['workflow_name']} in "
             f"{original['scope']} is in progress ({outcome['outcome']})",
         )
+    _audit_runs(
+        principal,
+        "retry",
+        "execution",
+        original["id"],
+        {"execution_name": outcome["execution_name"], "tenant_ids": named},
+    )
     return {
         "retry_of": original["id"],
         "execution_name": outcome["execution_name"],
@@ -413,7 +531,7 @@ def schedule(after: datetime | None = None) -> dict[str, Any]:
     return {"workflows": [_entry(w, after) for w in rows], "rules": None}
 
 
-def update_schedule(body: ScheduleUpdate) -> dict[str, Any]:
+def update_schedule(body: ScheduleUpdate, principal: Any = None) -> dict[str, Any]:
     """All changes validated first, then written in one transaction; then the rules are reconciled."""
     names = [c.workflow_name for c in body.workflows]
     if len(set(names)) != len(names):
@@ -429,6 +547,15 @@ def update_schedule(body: ScheduleUpdate) -> dict[str, Any]:
             except ApiError as exc:
                 exc.field = f"workflows.{index}.{exc.field}" if exc.field else f"workflows.{index}"
                 raise
+            audit.record(
+                session,
+                actor=_actor(principal),
+                action="schedule",
+                target_type="workflow",
+                target=workflow.name,
+                before={name: getattr(workflow, name) for name in changes},
+                after=changes,
+            )
             for name, value in changes.items():
                 setattr(workflow, name, value)
             workflow.updated_at = datetime.now(UTC)

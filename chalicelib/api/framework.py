@@ -20,7 +20,8 @@ from pydantic import BaseModel, ValidationError
 API_PREFIX = "/api/v1/orchestrator"
 JSON_HEADERS = {"Content-Type": "application/json"}
 
-Auth = Literal["public", "admin", "any"]
+# "scrape": an admin token, or the METRICS_TOKEN bearer Prometheus is configured with.
+Auth = Literal["public", "admin", "any", "scrape"]
 Q = TypeVar("Q")
 B = TypeVar("B")
 
@@ -146,11 +147,13 @@ def parse_body(model: type[BaseModel], raw: bytes | str | None, *, optional: boo
 def _authenticate(request: Any, auth: Auth) -> Any:
     if auth == "public":
         return None
-    from chalicelib.api.auth import AuthError, authenticate, require_role
+    from chalicelib.api.auth import AuthError, authenticate, is_scrape_token, require_role
 
+    if auth == "scrape" and is_scrape_token(request.headers):
+        return None
     try:
         principal = authenticate(request.headers)
-        if auth == "admin":
+        if auth in ("admin", "scrape"):
             require_role(principal, ["platform_admin"])
     except AuthError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from None

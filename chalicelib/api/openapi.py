@@ -98,7 +98,7 @@ def _operation(op: Operation, refs: dict[tuple[type[BaseModel], str], dict[str, 
     errors = set(op.errors)
     if op.auth != "public":
         errors.add(401)
-    if op.auth == "admin":
+    if op.auth in ("admin", "scrape"):
         errors.add(403)
     if op.query is not None or op.body is not None or PATH_PARAM.search(op.full_path):
         errors.add(400)
@@ -115,6 +115,7 @@ def _operation(op: Operation, refs: dict[tuple[type[BaseModel], str], dict[str, 
             + "\n\n"
             + {
                 "admin": "Needs role platform_admin.",
+                "scrape": "Needs role platform_admin, or the METRICS_TOKEN bearer token (for Prometheus).",
                 "any": "Any valid token; a tenant's token sees only that tenant's executions and logs.",
             }[op.auth]
         ).strip()

@@ -74,6 +74,7 @@ def get_leader(call: Call[None, None]) -> s.LeaderView:
     api,
     "/metrics",
     summary="Prometheus text exposition, built at scrape time from the records",
+    auth="scrape",
     response="text/plain",
     tags=("monitoring",),
     errors=(401, 403),
@@ -98,6 +99,22 @@ def get_statistics(call: Call[s.StatisticsQuery, None]) -> s.StatisticsView:
 
     with _session() as session:
         return s.StatisticsView.model_validate(statistics(session, workflow=call.query.workflow, days=call.query.days))
+
+
+@operation(
+    api,
+    "/audit",
+    summary="Who changed which workflow or schedule, and who ran, retried or cancelled what (newest first)",
+    query=s.AuditQuery,
+    response=s.AuditPage,
+    tags=("monitoring",),
+    errors=(400, 401, 403),
+)
+def get_audit(call: Call[s.AuditQuery, None]) -> s.AuditPage:
+    from chalicelib.api.commands import list_audit
+
+    q = call.query
+    return s.AuditPage.model_validate(list_audit(limit=q.limit, after=q.after, target=q.target, action=q.action))
 
 
 # --- executions ---------------------------------------------------------------------------------------------
@@ -260,7 +277,7 @@ def list_workflows(call: Call[None, None]) -> s.WorkflowList:
 def create_workflow(call: Call[None, s.WorkflowCreate]) -> s.WorkflowView:
     from chalicelib.api.commands import create_workflow as run
 
-    return s.WorkflowView.model_validate(run(call.body))
+    return s.WorkflowView.model_validate(run(call.body, call.principal))
 
 
 @operation(
@@ -290,7 +307,7 @@ def get_workflow(call: Call[None, None], workflow_id: str) -> s.WorkflowView:
 def update_workflow(call: Call[None, s.WorkflowUpdate], workflow_id: str) -> s.WorkflowView:
     from chalicelib.api.commands import update_workflow as run
 
-    return s.WorkflowView.model_validate(run(_workflow_id(workflow_id), call.body))
+    return s.WorkflowView.model_validate(run(_workflow_id(workflow_id), call.body, call.principal))
 
 
 @operation(
@@ -305,7 +322,7 @@ def update_workflow(call: Call[None, s.WorkflowUpdate], workflow_id: str) -> s.W
 def enable_workflow(call: Call[None, None], workflow_id: str) -> s.WorkflowView:
     from chalicelib.api.commands import set_enabled
 
-    return s.WorkflowView.model_validate(set_enabled(_workflow_id(workflow_id), True))
+    return s.WorkflowView.model_validate(set_enabled(_workflow_id(workflow_id), True, call.principal))
 
 
 @operation(
@@ -320,7 +337,7 @@ def enable_workflow(call: Call[None, None], workflow_id: str) -> s.WorkflowView:
 def disable_workflow(call: Call[None, None], workflow_id: str) -> s.WorkflowView:
     from chalicelib.api.commands import set_enabled
 
-    return s.WorkflowView.model_validate(set_enabled(_workflow_id(workflow_id), False))
+    return s.WorkflowView.model_validate(set_enabled(_workflow_id(workflow_id), False, call.principal))
 
 
 @operation(
@@ -338,7 +355,7 @@ def disable_workflow(call: Call[None, None], workflow_id: str) -> s.WorkflowView
 def execute_workflow(call: Call[None, s.ExecuteRequest], workflow_id: str) -> s.ExecuteResult:
     from chalicelib.api.commands import execute
 
-    return s.ExecuteResult.model_validate(execute(_workflow_id(workflow_id), call.body))
+    return s.ExecuteResult.model_validate(execute(_workflow_id(workflow_id), call.body, call.principal))
 
 
 # --- schedule -----------------------------------------------------------------------------------------------
@@ -369,7 +386,7 @@ def get_schedule(call: Call[None, None]) -> s.ScheduleView:
 def update_schedule(call: Call[None, s.ScheduleUpdate]) -> s.ScheduleView:
     from chalicelib.api.commands import update_schedule as run
 
-    return s.ScheduleView.model_validate(run(call.body))
+    return s.ScheduleView.model_validate(run(call.body, call.principal))
 
 
 @operation(

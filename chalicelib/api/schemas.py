@@ -104,12 +104,13 @@ class Health(BaseModel):
 
 class DispatchLock(BaseModel):
     lock_name: str
-    holder: str
+    holder: str = Field(description="the instance (Lambda sandbox log stream or INSTANCE_ID) holding the lock")
+    lock_token: str | None = Field(default=None, description="the lease's own token (one per dispatch)")
     fencing_token: int
     acquired_at: datetime
     heartbeat_at: datetime
     ttl_seconds: int
-    held: bool = Field(description="the Redis lock still names this holder")
+    held: bool = Field(description="the Redis lock still holds this lease: the instance is the leader now")
     expires_at: datetime | None
 
 
@@ -160,6 +161,32 @@ class StatisticsView(BaseModel):
     workflows: list[WorkflowStats]
 
 
+class AuditQuery(Query):
+    limit: int = Field(default=50, ge=1, le=500)
+    after: int | None = Field(default=None, ge=1, le=2**62, description="continue below this entry id")
+    target: str | None = Field(
+        default=None, min_length=1, max_length=200, description="a workflow name or an execution id"
+    )
+    action: Literal["create", "update", "enable", "disable", "schedule", "execute", "retry", "cancel"] | None = None
+
+
+class AuditEntryView(BaseModel):
+    id: int
+    at: datetime
+    actor: str = Field(description="the caller's subject")
+    action: str
+    target_type: str = Field(description="workflow or execution")
+    target: str
+    before: dict[str, Any] | None = Field(description="the changed fields' values before (updates)")
+    after: dict[str, Any] | None = Field(description="the new values, or what the action started")
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntryView]
+    count: int
+    next_cursor: int | None
+
+
 class StatisticsQuery(Query):
     workflow: WorkflowName | None = None
     days: int = Field(default=30, ge=1, le=366)
@@ -171,7 +198,13 @@ class ExecutionView(BaseModel):
     workflow_name: str
     execution_name: str
     scope: str
-    trigger: str
+    trigger: str = Field(description="the run's execution_type: scheduled, manual, retry or catch_up")
+    triggered_by: str | None = Field(default=None, description="the caller's subject for manual runs and retries")
+    tenant_id: str | None = Field(default=None, description="set when the run covers exactly one tenant")
+    executed_by_instance: str | None = Field(default=None, description="what dispatched the run")
+    slow: bool | None = Field(
+        default=None, description="ran slower than SLOW_RUN_FACTOR x the p95 of its workflow and scope's last 30 runs"
+    )
     run_date: date | None
     status: str = Field(description="the execution's status; for a tenant caller, that tenant's status")
     started_at: datetime
@@ -186,6 +219,8 @@ class ExecutionView(BaseModel):
     steps_total: int
     steps_completed: int
     steps_failed: int
+    execution_arn: str | None = Field(default=None, description="the Step Functions execution")
+    cost_eur: float | None = Field(default=None, description="estimated AWS cost of the run (EUR), once closed")
 
 
 class ExecutionPage(BaseModel):
@@ -316,8 +351,14 @@ class WorkflowView(BaseModel):
     total_executions: int
     successful_executions: int
     failed_executions: int
+    last_success_at: datetime | None = None
+    last_failure_at: datetime | None = None
+    next_execution_at: datetime | None = Field(default=None, description="the earliest next run over its scopes")
     created_at: datetime
     updated_at: datetime
+    retry_policy: dict[str, Any] | None = Field(
+        default=None, description="after a change of max_retries/retry_delay_seconds: whether its state machine took it"
+    )
 
 
 class WorkflowList(BaseModel):
@@ -334,7 +375,7 @@ class WorkflowSettings(Body):
     steps: Steps = _absent()
     max_execution_time_seconds: int = Field(default=None, ge=1, le=86_400)  # type: ignore[assignment]
     max_retries: int = Field(default=None, ge=0, le=10)  # type: ignore[assignment]
-    retry_delay_seconds: int = Field(default=None, ge=0, le=3600)  # type: ignore[assignment]
+    retry_delay_seconds: int = Field(default=None, ge=1, le=3600)  # type: ignore[assignment]
     holiday_policy: HolidayPolicy = _absent()
     weekend_cron: WeekendCron | None = Field(
         default=None,

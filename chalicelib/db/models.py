@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -18,8 +19,10 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -61,6 +64,7 @@ class Workflow(Base):
         CheckConstraint("max_execution_time_seconds > 0", name="max_execution_time_positive"),
         CheckConstraint("max_retries >= 0", name="max_retries_non_negative"),
         CheckConstraint("retry_delay_seconds >= 0", name="retry_delay_non_negative"),
+        Index("ix_orchestrator_workflows_enabled_next", "enabled", "next_execution_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -73,7 +77,7 @@ class Workflow(Base):
     steps: Mapped[list[Any]] = mapped_column(JsonType, nullable=False, default=list)
     max_execution_time_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=3600)
     max_retries: Mapped[int] = mapped_column(Integer, nullable=False, default=3)
-    retry_delay_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=60)
+    retry_delay_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=300)
     # Calendar policy: what a holiday or weekend does to a scheduled instant.
     holiday_policy: Mapped[str] = mapped_column(String(30), nullable=False, default="run")
     weekend_cron: Mapped[str | None] = mapped_column(String(100))
@@ -81,6 +85,11 @@ class Workflow(Base):
     catchup_window_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=21600)
     last_execution_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     last_execution_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_failure_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The earliest next run over the workflow's scopes (holidays applied); kept current on every run and
+    # schedule change.
+    next_execution_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_status: Mapped[str | None] = mapped_column(String(30))
     last_duration_seconds: Mapped[float | None] = mapped_column(Float)
     consecutive_failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -100,6 +109,7 @@ class Execution(Base):
         Index("ix_orchestrator_executions_workflow_started", "workflow_name", "started_at"),
         Index("ix_orchestrator_executions_status_started", "status", "started_at"),
         Index("ix_orchestrator_executions_started_id", "started_at", "id"),
+        Index("ix_orchestrator_executions_workflow_status", "workflow_name", "status"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -110,7 +120,13 @@ class Execution(Base):
     execution_name: Mapped[str] = mapped_column(String(80), nullable=False, unique=True)
     execution_arn: Mapped[str | None] = mapped_column(String(2048))
     scope: Mapped[str] = mapped_column(String(64), nullable=False, default="all")
-    trigger: Mapped[str] = mapped_column(String(20), nullable=False, default="scheduled")
+    # scheduled | manual | retry | catch_up; `triggered_by`: the caller's subject for manual runs and retries.
+    execution_type: Mapped[str] = mapped_column(String(20), nullable=False, default="scheduled")
+    triggered_by: Mapped[str | None] = mapped_column(String(200))
+    # Set when the run covers exactly one tenant (NULL otherwise).
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    # What dispatched the run: the dispatch Lambda's request id, or the API's instance for manual runs.
+    executed_by_instance: Mapped[str | None] = mapped_column(String(255))
     run_date: Mapped[date | None] = mapped_column(Date, index=True)
     status: Mapped[str] = mapped_column(String(30), nullable=False, default="pending")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
@@ -124,7 +140,7 @@ class Execution(Base):
     steps_completed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     steps_failed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     error_message: Mapped[str | None] = mapped_column(Text)
-    result: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    result_summary: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     fencing_token: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
@@ -160,6 +176,7 @@ class ExecutionLog(Base):
         CheckConstraint(_in("level", LOG_LEVELS), name="level"),
         Index("ix_orchestrator_execution_logs_execution_created", "execution_id", "id"),
         Index("ix_orchestrator_execution_logs_execution_tenant", "execution_id", "tenant_id"),
+        Index("ix_orchestrator_execution_logs_execution_step", "execution_id", "step_index"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
@@ -182,7 +199,10 @@ class Leader(Base):
     __tablename__ = "orchestrator_leader"
 
     lock_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # The instance holding the lock (the dispatch Lambda's log stream, or INSTANCE_ID) and the lease's own
+    # token (one per dispatch).
     instance_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    lock_token: Mapped[str | None] = mapped_column(String(200))
     fencing_token: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
@@ -190,17 +210,38 @@ class Leader(Base):
 
 
 class Metric(Base):
+    """One row per day and workflow, upserted by every run's close, so it is always current."""
+
     __tablename__ = "orchestrator_metrics"
-    __table_args__ = (Index("ix_orchestrator_metrics_name_recorded", "metric_name", "recorded_at"),)
+    __table_args__ = (UniqueConstraint("metric_date", "workflow_name", name="uq_orchestrator_metrics_date_workflow"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    metric_date: Mapped[date] = mapped_column(Date, nullable=False)
+    workflow_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    total_executions: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    successful_executions: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    failed_executions: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    avg_duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    min_duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    max_duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    success_rate_percentage: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    avg_retry_count: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    calculated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who changed what: workflow and schedule changes, manual runs, retries and cancels."""
+
+    __tablename__ = "orchestrator_audit_log"
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
-    metric_name: Mapped[str] = mapped_column(String(100), nullable=False)
-    metric_value: Mapped[float] = mapped_column(Float, nullable=False)
-    labels: Mapped[dict[str, Any]] = mapped_column(JsonType, nullable=False, default=dict)
-    execution_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("orchestrator_executions.id", ondelete="SET NULL"), index=True
-    )
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200), nullable=False)
+    action: Mapped[str] = mapped_column(String(50), nullable=False)
+    target_type: Mapped[str] = mapped_column(String(30), nullable=False)
+    target: Mapped[str] = mapped_column(String(200), nullable=False)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
 
 
 class OutboxEvent(Base):
@@ -221,7 +262,7 @@ class OutboxEvent(Base):
 
 
 class ExecutionRetry(Base):
-    """A retry-from-failure execution and the one it retried (issue 6). The original row is never changed."""
+    """A retry-from-failure execution and the one it retried. The original row is never changed."""
 
     __tablename__ = "orchestrator_execution_retries"
 
@@ -261,3 +302,10 @@ class RunFence(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow
     )
+
+
+# Newest-first indexes (the documented `... DESC` ones), declared once the columns exist.
+Index("ix_orchestrator_executions_workflow_created", Execution.workflow_name, Execution.created_at.desc())
+Index("ix_orchestrator_executions_tenant_created", Execution.tenant_id, Execution.created_at.desc())
+Index("ix_orchestrator_metrics_date", Metric.metric_date.desc())
+Index("ix_orchestrator_audit_log_at", AuditEntry.at.desc())

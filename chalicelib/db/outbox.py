@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 
 from chalicelib.db.models import OutboxEvent
 from chalicelib.db.sql import is_postgres
+from chalicelib.domain.events import ROUTING_KEYS
 
 
 def add_event(session: Session, *, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> None:
     session.add(
         OutboxEvent(
-            event_type=event_type, routing_key=f"orchestrator.{event_type}", aggregate_id=aggregate_id, payload=payload
+            event_type=event_type, routing_key=ROUTING_KEYS[event_type], aggregate_id=aggregate_id, payload=payload
         )
     )
 

@@ -118,7 +118,11 @@ def execution_view(
         "workflow_name": execution.workflow_name,
         "execution_name": execution.execution_name,
         "scope": execution.scope,
-        "trigger": execution.trigger,
+        "trigger": execution.execution_type,
+        "triggered_by": execution.triggered_by,
+        "tenant_id": execution.tenant_id,
+        "executed_by_instance": execution.executed_by_instance,
+        "slow": ((execution.result_summary or {}).get("performance") or {}).get("slow"),
         "run_date": execution.run_date,
         "status": execution.status,
         "started_at": aware(execution.started_at),
@@ -126,6 +130,8 @@ def execution_view(
         "duration_seconds": execution.duration_seconds,
         "error_message": execution.error_message,
         "retry_of": retry_of,
+        "execution_arn": execution.execution_arn,
+        "cost_eur": ((execution.result_summary or {}).get("cost") or {}).get("eur_total"),
         **{
             k: getattr(execution, k)
             for k in (
@@ -420,14 +426,14 @@ def _block(rows: Iterable[Execution]) -> dict[str, Any]:
         "duration_p50": percentile(durations, 50),
         "duration_p95": percentile(durations, 95),
         "duration_max": round(max(durations), 3) if durations else None,
-        "retries": sum(1 for r in rows if r.trigger == "retry"),
+        "retries": sum(1 for r in rows if r.execution_type == "retry"),
         **_cost(rows),
     }
 
 
 def _cost(rows: list[Execution]) -> dict[str, Any]:
     """Sum of the cost estimates FinishRun stored with each execution (the seed's cost tracking)."""
-    costs = [(r.result or {}).get("cost") or {} for r in rows]
+    costs = [(r.result_summary or {}).get("cost") or {} for r in rows]
     total = sum(c.get("eur_total") or 0.0 for c in costs)
     tenants = sum((c.get("billed") or {}).get("express_requests") or 0 for c in costs)
     return {"cost_eur": round(total, 8), "cost_eur_per_tenant": round(total / tenants, 10) if tenants else None}
@@ -532,3 +538,8 @@ def running_counts(session: Session) -> list[tuple[str, int]]:
         .order_by(Execution.workflow_name)
     )
     return [(wf, int(count)) for wf, count in rows]
+
+
+def visible_execution(session: Session, execution_id: str, *, tenant_scope: str | None) -> Execution:
+    """The execution, or LookupError when unknown or (for a tenant caller) not visible to that tenant."""
+    return _load_visible(session, execution_id, tenant_scope)

@@ -36,16 +36,25 @@ def advance_watermark(session: Session, workflow_name: str, scope: str, to: date
 
 
 def record_leader(
-    session: Session, lock_name: str, holder: str, fencing_token: int, ttl_seconds: int, *, acquired: bool
+    session: Session,
+    lock_name: str,
+    *,
+    instance: str,
+    token: str,
+    fencing_token: int,
+    ttl_seconds: int,
+    acquired: bool,
 ) -> None:
-    """The `orchestrator_leader` row: who holds the dispatch lock, since when, last heartbeat, TTL."""
+    """The `orchestrator_leader` row: which instance holds the dispatch lock (under which lease token),
+    since when, last heartbeat, TTL."""
     now = datetime.now(UTC)
     row = session.get(Leader, lock_name)
     if row is None:
         session.add(
             Leader(
                 lock_name=lock_name,
-                instance_id=holder,
+                instance_id=instance,
+                lock_token=token,
                 fencing_token=fencing_token,
                 acquired_at=now,
                 heartbeat_at=now,
@@ -54,8 +63,8 @@ def record_leader(
         )
         return
     if acquired:
-        row.instance_id, row.fencing_token, row.acquired_at = holder, fencing_token, now
-    elif row.instance_id != holder:
+        row.instance_id, row.lock_token, row.fencing_token, row.acquired_at = instance, token, fencing_token, now
+    elif row.lock_token != token:
         return  # a late heartbeat of a lost lease never overwrites the new holder
     row.heartbeat_at, row.ttl_seconds = now, ttl_seconds
 

@@ -191,6 +191,27 @@ def completed_results(session: Session, execution_id: str, tenant_id: str) -> di
     return {name: result or {} for name, result in rows}
 
 
+def step_error(session: Session, execution_id: str, tenant_id: str, step_name: str) -> str | None:
+    """The error recorded for a tenant's step in an execution, if any."""
+    return session.scalar(
+        select(StepRun.error_message).where(
+            StepRun.execution_id == uuid.UUID(execution_id),
+            StepRun.tenant_id == tenant_id,
+            StepRun.step_name == step_name,
+        )
+    )
+
+
+def warnings_count(session: Session, execution_id: str) -> int:
+    """Tenants' steps recorded as warnings (`skipped`: an accuracy check that could not run)."""
+    return int(
+        session.scalar(
+            select(func.count()).where(StepRun.execution_id == uuid.UUID(execution_id), StepRun.status == "skipped")
+        )
+        or 0
+    )
+
+
 def step_statuses(session: Session, execution_id: str, tenant_id: str) -> dict[str, str]:
     rows = session.execute(
         select(StepRun.step_name, StepRun.status).where(

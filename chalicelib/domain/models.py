@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Tier = Literal["starter", "professional", "enterprise"]
 TenantStatus = Literal["active", "suspended", "cancelled"]
-Trigger = Literal["scheduled", "manual", "catchup", "retry"]
+Trigger = Literal["scheduled", "manual", "catch_up", "retry"]  # the execution_type of the run
 
 # Pipeline order per tenant; RecordTenantFailure blames the first step without a completed row.
 DAILY_STEPS: tuple[str, ...] = (
@@ -65,6 +65,9 @@ class RunRequest(Payload):
     tenant_ids: list[str] | None = Field(default=None, max_length=MAX_NAMED_TENANTS)
     fencing_token: int | None = None
     lock_key: str | None = None
+    # Who asked for it (a manual run or retry: the caller's subject) and what dispatched it.
+    triggered_by: str | None = Field(default=None, max_length=200)
+    dispatched_by: str | None = Field(default=None, max_length=255)
     # Retry from failure: the execution (id) whose completed steps this run reuses instead of re-running;
     # without `tenant_ids` the run covers the tenants that failed there (all, when none was recorded).
     retry_of: str | None = None

@@ -296,10 +296,6 @@ def utc_rule_times(
     return sorted(times, key=lambda mh: (mh[1], mh[0]))
 
 
-def rule_expression(minute: int, hour: int) -> str:
-    return f"cron({minute} {hour} * * ? *)"
-
-
 def rule_expressions(times: Iterable[tuple[int, int]]) -> list[str]:
     """The fewest `cron(...)` expressions that fire at exactly these UTC (minute, hour) pairs, every day.
 

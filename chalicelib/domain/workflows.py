@@ -25,6 +25,8 @@ def default_workflows(settings: Settings) -> list[dict[str, Any]]:
         "timezone": settings.default_timezone,
         "max_execution_time_seconds": settings.max_workflow_duration_seconds,
         "catchup_window_seconds": settings.catchup_window_seconds,
+        "max_retries": settings.workflow_max_retries,
+        "retry_delay_seconds": settings.workflow_retry_delay_seconds,
     }
     return [
         {
@@ -92,7 +94,7 @@ def validate_definition(values: dict[str, Any]) -> dict[str, Any]:
             ("catchup_window_seconds", 0),
             ("max_execution_time_seconds", 1),
             ("max_retries", 0),
-            ("retry_delay_seconds", 0),
+            ("retry_delay_seconds", 1),
         ):
             if field in values and (not isinstance(values[field], int) or values[field] < low):
                 raise ScheduleError(f"{field}: expected an integer >= {low}, got {values[field]!r}")

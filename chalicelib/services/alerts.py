@@ -1,12 +1,7 @@
-"""Failure alerts to operators through the platform's notification service.
+"""Alerts to operators through the platform's notification service (which ones: `domain.alerts`).
 
 Called once a run has been closed (by FinishRun, FailRun or the watchdog), outside the transaction that
-closed it: an HTTP call never holds a database transaction open. Two alerts exist:
-
-- `workflow_failed`: the run ended `failed` (all tenants failed, the run itself broke, or it ran past
-  its workflow's max_execution_time_seconds);
-- `workflow_consecutive_failures`: the workflow's consecutive_failures just reached the threshold
-  (ALERT_CONSECUTIVE_FAILURES_THRESHOLD).
+closed it: an HTTP call never holds a database transaction open.
 
 Every alert, sent or not, is recorded in the execution's logs (step_name "alert"). A notification
 service that is down never fails the run: the run's outcome is already committed and its event is in
@@ -24,16 +19,25 @@ from chalicelib.db.logs import add_logs, log_row
 from chalicelib.db.models import Execution
 from chalicelib.db.steps import failed_tenants
 from chalicelib.db.workflows import get_workflow
-from chalicelib.domain.alerts import alerts_for
+from chalicelib.domain.alerts import AlertPolicy, alerts_for
 from chalicelib.observability import get_logger
 from chalicelib.settings import get_settings
 
 ALERT_STEP = "alert"
 
 
+def policy() -> AlertPolicy:
+    settings = get_settings()
+    return AlertPolicy(
+        consecutive_failures_threshold=settings.alert_consecutive_failures_threshold,
+        tenant_failure_percent=settings.alert_tenant_failure_percent,
+        slow_run_factor=settings.slow_run_factor,
+        cost_budget_eur=settings.run_cost_budget_eur,
+    )
+
+
 def notify_run_closed(execution_id: str) -> list[dict[str, Any]]:
     """Send the alerts a just-closed run calls for and record each in its logs; returns what happened."""
-    settings = get_settings()
     with session_scope() as session:
         execution = session.get(Execution, uuid.UUID(execution_id))
         if execution is None:
@@ -41,12 +45,7 @@ def notify_run_closed(execution_id: str) -> list[dict[str, Any]]:
         workflow = get_workflow(session, execution.workflow_name)
         consecutive = workflow.consecutive_failures if workflow is not None else 0
         affected = sorted({f["tenant_id"] for f in failed_tenants(session, execution_id)})
-        pending = alerts_for(
-            execution,
-            consecutive_failures=consecutive,
-            threshold=settings.alert_consecutive_failures_threshold,
-            tenants_affected=affected,
-        )
+        pending = alerts_for(execution, consecutive_failures=consecutive, tenants_affected=affected, policy=policy())
     if not pending:
         return []
     outcomes, logs = [], []

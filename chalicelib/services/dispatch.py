@@ -139,7 +139,7 @@ def dispatch_workflow(
         if workflow.catchup_policy == "latest":
             missed = [] if current is not None else missed[-1:]
         for due in missed:
-            run = _start(workflow, scope, due, "catchup", machine)
+            run = _start(workflow, scope, due, "catch_up", machine)
             answer["runs"].append(run)
             ran_something = True
             if run["outcome"] == "locked":
@@ -206,9 +206,10 @@ class _Lease:
                 schedule_rows.record_leader(
                     session,
                     self.name,
-                    self.lease.token,
-                    self.lease.fencing_token,
-                    self.lease.ttl_seconds,
+                    instance=get_settings().instance,
+                    token=self.lease.token,
+                    fencing_token=self.lease.fencing_token,
+                    ttl_seconds=self.lease.ttl_seconds,
                     acquired=False,
                 )
 
@@ -226,7 +227,15 @@ def dispatch_lock(name: str, token: str, enabled: bool) -> Iterator[_Lease | _No
         yield None
         return
     with session_scope() as session:
-        schedule_rows.record_leader(session, name, token, lease.fencing_token, lease.ttl_seconds, acquired=True)
+        schedule_rows.record_leader(
+            session,
+            name,
+            instance=settings.instance,
+            token=token,
+            fencing_token=lease.fencing_token,
+            ttl_seconds=lease.ttl_seconds,
+            acquired=True,
+        )
     try:
         yield _Lease(locks, lease, name)
     finally:
@@ -239,7 +248,7 @@ class _NoLease:
 
 
 def _lock_token(event_id: str | None) -> str:
-    return f"{get_settings().instance_id}:{event_id or '-'}:{uuid.uuid4().hex[:12]}"
+    return f"{get_settings().instance}:{event_id or '-'}:{uuid.uuid4().hex[:12]}"
 
 
 def dispatch(

@@ -17,9 +17,9 @@ from chalicelib.db.engine import session_scope
 from chalicelib.db.fences import register_fence
 from chalicelib.db.logs import add_logs, log_row
 from chalicelib.db.models import Execution
+from chalicelib.domain.alerts import slow_run
 from chalicelib.domain.constants import TERMINAL_STATUSES
 from chalicelib.domain.costs import run_cost
-from chalicelib.domain.events import WORKFLOW_COMPLETED, WORKFLOW_FAILED, completed_event, failed_event
 from chalicelib.domain.models import RunRef, RunRequest, Trigger
 from chalicelib.domain.runs import execution_name, final_status
 from chalicelib.errors import InvalidInputError, LockUnavailableError, StaleRunError
@@ -45,6 +45,8 @@ def start_run(
     trigger: Trigger = "scheduled",
     tenant_ids: list[str] | None = None,
     calendars: list[str] | None = None,
+    triggered_by: str | None = None,
+    dispatched_by: str | None = None,
     name_suffix: str | None = None,
     locks: RunLocks | None = None,
     executions: Executions | None = None,
@@ -75,6 +77,8 @@ def start_run(
         calendars=calendars,
         tenant_ids=tenant_ids,
         retry_of=retry_of,
+        triggered_by=triggered_by,
+        dispatched_by=dispatched_by or get_settings().instance,
     )
     with session_scope() as session:
         existing = runs.get_execution_by_name(session, name)
@@ -171,39 +175,24 @@ def finish_run(run: RunRef, *, now: datetime | None = None) -> dict[str, Any]:
         execution = runs.require_execution(session, run.execution_id)
         counters = steps.progress(session, run.execution_id)
         status = final_status(tenants_total=execution.tenants_total, tenants_failed=counters["tenants_failed"])
-        error_message: str | None = None
-        if status == "failed":
-            error_message = reason = f"all {execution.tenants_total} tenants failed"
-            event_type = WORKFLOW_FAILED
-            affected = [f["tenant_id"] for f in steps.failed_tenants(session, run.execution_id)]
-            payload = failed_event(
-                workflow_name=run.workflow_name,
-                execution_id=run.execution_id,
-                counters=counters,
-                error_message=reason,
-                tenants_affected=affected,
-                timestamp=now,
-            )
-        else:
-            event_type = WORKFLOW_COMPLETED
-            payload = completed_event(
-                workflow_name=run.workflow_name, execution_id=run.execution_id, counters=counters, timestamp=now
-            )
+        error_message = f"all {execution.tenants_total} tenants failed" if status == "failed" else None
         closed = runs.close_execution(
             session,
             execution,
             status=status,
             counters=counters,
             error_message=error_message,
-            event_type=event_type,
-            event_payload=payload,
             now=now,
+            tenants_affected=counters["tenants_failed"],
         )
         if closed:
-            # What this run would cost on AWS, kept with the execution.
-            execution.result = {
-                **(execution.result or {}),
+            # What this run would cost on AWS, and how its duration compares with the recent runs'.
+            recent = runs.recent_durations(session, execution.workflow_name, execution.scope, before=execution)
+            execution.result_summary = {
+                **(execution.result_summary or {}),
                 "cost": run_cost(steps.cost_counts(session, run.execution_id)),
+                "warnings": steps.warnings_count(session, run.execution_id),
+                "performance": slow_run(execution.duration_seconds, recent, get_settings().slow_run_factor),
             }
         add_logs(
             session,
@@ -219,7 +208,7 @@ def finish_run(run: RunRef, *, now: datetime | None = None) -> dict[str, Any]:
             ],
         )
         summary = runs.execution_summary(execution)
-    after_close(run.lock_key, run.execution_name, summary["execution_id"] if closed else None)
+    after_close(run.lock_key, run.execution_name, summary["execution_id"] if closed else None, run.workflow_name)
     return summary
 
 
@@ -231,32 +220,23 @@ def fail_run(
     now: datetime,
     log_step: str,
     log_data: dict[str, Any] | None = None,
+    status: str = "failed",
 ) -> bool:
-    """Close a run that broke (not one tenant) as failed, with its `workflow_failed` event, in the caller's
-    transaction; False when it was closed already. A run whose lock a newer run took over ends failed as
+    """Close a run that broke (not one tenant) as failed (or `cancelled`), with its
+    `orchestrator_workflow_failed` event, in the caller's transaction; False when it was closed already. A run whose lock a newer run took over ends failed as
     superseded without touching what belongs to the newer run (the workflow's last_* fields)."""
     execution_id = str(execution.id)
     counters = steps.progress(session, execution_id)
-    affected = [f["tenant_id"] for f in steps.failed_tenants(session, execution_id)]
 
     def close(message: str, *, superseded: bool) -> bool:
-        payload = failed_event(
-            workflow_name=execution.workflow_name,
-            execution_id=execution_id,
-            counters=counters,
-            error_message=message,
-            tenants_affected=affected,
-            timestamp=now,
-        )
         return runs.close_execution(
             session,
             execution,
-            status="failed",
+            status=status,
             counters=counters,
             error_message=message,
-            event_type=WORKFLOW_FAILED,
-            event_payload=payload,
             now=now,
+            tenants_affected=counters["tenants_failed"],
             superseded=superseded,
         )
 
@@ -267,16 +247,77 @@ def fail_run(
         closed = close(error_message, superseded=True)
     if closed:
         add_logs(
-            session, execution_id, [log_row(log_step, f"run failed: {error_message}", level="ERROR", data=log_data)]
+            session, execution_id, [log_row(log_step, f"run {status}: {error_message}", level="ERROR", data=log_data)]
         )
     return closed
 
 
-def after_close(lock_key: str | None, token: str, closed_execution_id: str | None) -> bool:
-    """Release the run lock (by its token) and, when this call closed the run, send its alerts.
+CANCEL_STEP = "cancel"
 
-    Neither may fail the run: its outcome and event are committed; a lock not released expires by its TTL
-    and an alert that cannot go out is recorded in the run's logs. Returns whether the lock was released.
+
+def cancel_run(execution_id: str, *, cancelled_by: str, reason: str | None = None) -> dict[str, Any]:
+    """An operator's cancel: stop the Step Functions execution, close the run `cancelled` through the
+    same close as FailRun and the watchdog (status, `orchestrator_workflow_failed` event with the reason and the log
+    row naming who cancelled, in one transaction; a run closed meanwhile is not closed twice), record
+    `result_summary["cancelled_by"]`, then release the run lock.
+
+    Raises RunNotFoundError for an unknown execution and RunNotRunningError when it is not running.
+    """
+    from chalicelib.errors import RunNotFoundError, RunNotRunningError
+
+    now = datetime.now(UTC)
+    with session_scope() as session:
+        try:
+            execution = runs.require_execution(session, execution_id)
+        except ValueError:
+            raise RunNotFoundError(f"execution {execution_id} not found") from None
+        if execution.status in TERMINAL_STATUSES:
+            raise RunNotRunningError(
+                f"execution {execution.execution_name} is {execution.status}: only a running run can be cancelled"
+            )
+        arn, name = execution.execution_arn, execution.execution_name
+        workflow, scope = execution.workflow_name, execution.scope
+    message = f"cancelled by {cancelled_by}" + (f": {reason}" if reason else "")
+    stopped = False
+    if arn:
+        try:
+            Executions().stop(arn, error="Cancelled", cause=message)
+            stopped = True
+        except Exception as exc:  # noqa: BLE001 - already ended or unknown there: the row is closed regardless
+            get_logger().warning("execution not stopped", extra={"execution_arn": arn, "error": str(exc)})
+    with session_scope() as session:
+        execution = runs.require_execution(session, execution_id)
+        closed = fail_run(
+            session,
+            execution,
+            error_message=message,
+            now=now,
+            log_step=CANCEL_STEP,
+            log_data={"cancelled_by": cancelled_by, "reason": reason, "state_machine_stopped": stopped},
+            status="cancelled",
+        )
+        if not closed:
+            raise RunNotRunningError(f"execution {name} is {execution.status}: it closed before the cancel")
+        execution.result_summary = {**(execution.result_summary or {}), "cancelled_by": cancelled_by}
+        summary = runs.execution_summary(execution)
+    try:
+        lock_key: str | None = RunLocks().key(workflow, scope)
+    except LockUnavailableError:
+        lock_key = None
+    released = after_close(lock_key, name, execution_id, workflow)
+    get_logger().warning("run cancelled", extra={"execution_name": name, "cancelled_by": cancelled_by})
+    return {**summary, "cancelled_by": cancelled_by, "state_machine_stopped": stopped, "lock_released": released}
+
+
+def after_close(
+    lock_key: str | None, token: str, closed_execution_id: str | None, workflow_name: str | None = None
+) -> bool:
+    """Release the run lock (by its token) and, when this call closed the run, send its alerts and move the
+    workflow's next_execution_at on.
+
+    None of these may fail the run: its outcome and event are committed; a lock not released expires by
+    its TTL, an alert that cannot go out is recorded in the run's logs, and the next run time is refreshed
+    again by the next change or run. Returns whether the lock was released.
     """
     released = False
     if lock_key:
@@ -291,6 +332,17 @@ def after_close(lock_key: str | None, token: str, closed_execution_id: str | Non
             notify_run_closed(closed_execution_id)
         except Exception as exc:  # noqa: BLE001 - alerts are best effort once the run is closed
             get_logger().error("alerts not sent", extra={"execution_id": closed_execution_id, "error": str(exc)})
+        if workflow_name is not None:
+            from chalicelib.services.scheduling import refresh_next_execution
+
+            try:
+                refresh_next_execution(workflow_name)
+            except Exception as exc:  # noqa: BLE001 - best effort, see above
+                get_logger().warning("next run not refreshed", extra={"workflow": workflow_name, "error": str(exc)})
+    if closed_execution_id is not None:
+        from chalicelib.services.enterprise import forget_network_views
+
+        forget_network_views(closed_execution_id)  # enterprise dashboards show the run's outcome at once
     return released
 
 
@@ -325,7 +377,12 @@ def list_run_tenants(run: RunRef, request: RunRequest) -> dict[str, Any]:
         message += f"; only the holiday calendars running today: {', '.join(request.calendars)}"
     with session_scope() as session:
         runs.set_tenant_counts(
-            session, run.execution_id, total=len(selected), skipped=len(skipped), steps_per_tenant=len(DAILY_STEPS)
+            session,
+            run.execution_id,
+            total=len(selected),
+            skipped=len(skipped),
+            steps_per_tenant=len(DAILY_STEPS),
+            only_tenant=selected[0].id if len(selected) == 1 else None,
         )
         skipped_view = [{"id": t.id, "status": t.status} for t in skipped][:100]
         add_logs(
@@ -397,5 +454,10 @@ def fail_run_named(name: str, *, error: str, error_message: str, request: RunReq
             session, execution, error_message=error_message, now=now, log_step="fail_run", log_data={"error": error}
         )
         summary = runs.execution_summary(execution)
-    after_close(request.lock_key if request else None, name, summary["execution_id"] if closed else None)
+    after_close(
+        request.lock_key if request else None,
+        name,
+        summary["execution_id"] if closed else None,
+        summary["workflow_name"],
+    )
     return summary

@@ -21,7 +21,7 @@ from chalicelib.adapters.eventbridge import ScheduleRule, apply_rules
 from chalicelib.db.engine import session_scope
 from chalicelib.db.schedule import leader_rows
 from chalicelib.db.sql import aware_required
-from chalicelib.db.workflows import enabled_workflows, get_workflow
+from chalicelib.db.workflows import all_workflows, enabled_workflows, get_workflow
 from chalicelib.domain.calendar import Calendar, calendar_for
 from chalicelib.domain.constants import APP_NAME
 from chalicelib.domain.models import DAILY_STEPS, Tenant
@@ -230,14 +230,32 @@ def reconcile_rules(
         for name, schedule, tz, steps in rows
         if state_machine_for(name, steps, machines) is not None
     ]
+    tenants: list[Tenant] | None = None
     if tenant_zones is None:
         tenants = _tenants_best_effort() or []
         tenant_zones = {t.timezone for t in tenants if t.status == "active"}
     wanted = desired_rules(runnable, {*configured_zones(settings), *tenant_zones}, stage=stage, now=now)
     result = apply_rules(events, wanted, prefix=rule_prefix(stage), dispatch_arn=dispatch_arn)
     result["skipped"] = skipped
+    refresh_next_execution(tenants=list(tenants) if tenants is not None else None)
     get_logger().info("schedule rules reconciled", extra={f"rules_{k}": len(v) for k, v in result.items()})
     return result
+
+
+def refresh_next_execution(workflow_name: str | None = None, *, tenants: list[Tenant] | None = None) -> None:
+    """Keep `next_execution_at` current: the earliest next run over the workflow's scopes (holidays and
+    weekends applied; None when disabled). For one workflow, or every one; after each run and change."""
+    with session_scope() as session:
+        names = [workflow_name] if workflow_name else [w.name for w in all_workflows(session)]
+    if tenants is None:
+        tenants = _tenants_best_effort()
+    for name in names:
+        found = next_run(name, tenants=tenants or [])
+        at = datetime.fromisoformat(found["next_run_at"]) if found["next_run_at"] else None
+        with session_scope() as session:
+            row = get_workflow(session, name)
+            if row is not None:
+                row.next_execution_at = at
 
 
 # --- next run -------------------------------------------------------------------------------------------------
@@ -351,6 +369,7 @@ def leader_status(*, now: datetime | None = None) -> dict[str, Any]:
             {
                 "lock_name": r.lock_name,
                 "holder": r.instance_id,
+                "lock_token": r.lock_token,
                 "fencing_token": r.fencing_token,
                 "acquired_at": aware_required(r.acquired_at).isoformat(),
                 "heartbeat_at": aware_required(r.heartbeat_at).isoformat(),
@@ -360,12 +379,12 @@ def leader_status(*, now: datetime | None = None) -> dict[str, Any]:
         ]
     locks = DispatchLocks()
     for view in views:
-        holder, remaining_ms = locks.holder(view["lock_name"])
-        view["held"] = holder == view["holder"]
+        token, remaining_ms = locks.holder(view["lock_name"])
+        view["held"] = token is not None and token == view["lock_token"]
         view["expires_at"] = (now + timedelta(milliseconds=remaining_ms)).isoformat() if view["held"] else None
     return {
         "enabled": settings.enable_leader_election,
-        "instance_id": settings.instance_id,
+        "instance_id": settings.instance,
         "ttl_seconds": settings.leader_lock_ttl_seconds,
         "heartbeat_seconds": settings.leader_heartbeat_seconds,
         "locks": views,

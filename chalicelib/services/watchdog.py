@@ -81,7 +81,7 @@ def _expire(execution_id: str, limit: int, running_for: float, now: datetime) ->
         lock_key: str | None = RunLocks().key(workflow, scope)
     except LockUnavailableError:
         lock_key = None
-    released = after_close(lock_key, name, execution_id)
+    released = after_close(lock_key, name, execution_id, workflow)
     get_logger().warning("run expired", extra={"execution_name": name, "limit_seconds": limit})
     return {
         "execution_id": execution_id,

@@ -8,6 +8,6 @@ from __future__ import annotations
 
 from .server import SimulatorServer
 from .state import SERVICES, SimState
-from .tenants import demo_tenants, synthetic_tenants
+from .tenants import demo_tenants, enterprise_network, synthetic_tenants
 
-__all__ = ["SERVICES", "SimState", "SimulatorServer", "demo_tenants", "synthetic_tenants"]
+__all__ = ["SERVICES", "SimState", "SimulatorServer", "demo_tenants", "enterprise_network", "synthetic_tenants"]

@@ -194,6 +194,7 @@ def forecast_doc(prof: Profile, start: date, days: int) -> dict:
             rows.append(
                 {
                     "product_id": p.product_id,
+                    "sku": p.slug,
                     "product_name": p.name,
                     "date": iso,
                     "predicted_quantity": predicted,
@@ -237,10 +238,11 @@ def schedule_doc(prof: Profile, day: date, days: int, forecast_id: str | None) -
     items = []
     for p in prof.products:
         for d in _days(day, days):
-            batches = max(1, math.ceil(round(expected(p, d), 1) / p.batch_size))
+            batches = made(p, d) // p.batch_size
             items.append(
                 {
                     "product_id": p.product_id,
+                    "sku": p.slug,
                     "product_name": p.name,
                     "date": d.isoformat(),
                     "quantity": float(batches * p.batch_size),
@@ -312,7 +314,7 @@ def projection_doc(prof: Profile, day: date, days: int) -> dict:
 
 def sales_doc(prof: Profile, day: date) -> dict:
     items = [
-        {"product_id": p.product_id, "product_name": p.name, "quantity": actual(prof.tenant_id, p, day)}
+        {"product_id": p.product_id, "sku": p.slug, "product_name": p.name, "quantity": actual(prof.tenant_id, p, day)}
         for p in prof.products
     ]
     return {
@@ -321,3 +323,159 @@ def sales_doc(prof: Profile, day: date) -> dict:
         "items": items,
         "total_units": sum(i["quantity"] for i in items),
     }
+
+
+# --- enterprise networks: sales and waste over a period, forecast accuracy, the central plan, deliveries ---
+BASELINE_WASTE_RATE = (0.10, 0.20)  # an outlet's own waste share before forecasts: 10-20% of what it made
+CAPACITY_FACTOR = (0.90, 1.15)  # the central plan makes 90-115% of the network's demand for a product
+ROUTE_SIZE = 8  # outlets per delivery route
+BATCH_SIZE = {slug: batch for slug, _, _, batch, _ in CATALOG}
+NAME = {slug: name for slug, name, _, _, _ in CATALOG}
+
+
+def span(start: date, end: date) -> list[date]:
+    return _days(start, (end - start).days + 1)
+
+
+def made(product: Product, day: date) -> int:
+    """Units baked for a product on a day: whole batches covering the rounded forecast (as schedule_doc)."""
+    return max(1, math.ceil(round(expected(product, day), 1) / product.batch_size)) * product.batch_size
+
+
+def baseline_waste_rate(tenant_id: str) -> float:
+    lo, hi = BASELINE_WASTE_RATE
+    return round(lo + (hi - lo) * unit("baseline-waste", tenant_id), 4)
+
+
+def capacity_factor(parent_id: str, sku: str) -> float:
+    lo, hi = CAPACITY_FACTOR
+    return round(lo + (hi - lo) * unit("capacity", parent_id, sku), 4)
+
+
+def sales_summary_doc(prof: Profile, start: date, end: date) -> dict:
+    days = [
+        {"date": d.isoformat(), "units": sum(actual(prof.tenant_id, p, d) for p in prof.products)}
+        for d in span(start, end)
+    ]
+    return {
+        "tenant_id": prof.tenant_id,
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "days": days,
+        "total_units": sum(d["units"] for d in days),
+    }
+
+
+def waste_doc(prof: Profile, start: date, end: date) -> dict:
+    """What each day's bake left unsold, and the outlet's own baseline (its waste share before forecasts)
+    applied to what it made in the period."""
+    days = []
+    for d in span(start, end):
+        produced = sold = waste = 0
+        for p in prof.products:
+            baked, bought = made(p, d), actual(prof.tenant_id, p, d)
+            produced, sold, waste = produced + baked, sold + bought, waste + max(0, baked - bought)
+        days.append({"date": d.isoformat(), "produced_units": produced, "sold_units": sold, "waste_units": waste})
+    produced_total = sum(d["produced_units"] for d in days)
+    rate = baseline_waste_rate(prof.tenant_id)
+    return {
+        "tenant_id": prof.tenant_id,
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "days": days,
+        "produced_units": produced_total,
+        "waste_units": sum(d["waste_units"] for d in days),
+        "baseline_waste_rate": rate,
+        "baseline_waste_units": round(produced_total * rate),
+    }
+
+
+def accuracy_doc(prof: Profile, start: date, end: date) -> dict:
+    """The forecasting service's accuracy over a period: each day's MAPE (as validation_doc) and their mean."""
+    days = [{"date": d.isoformat(), "mape": validation_doc(prof, d)["mape"]} for d in span(start, end)]
+    return {
+        "tenant_id": prof.tenant_id,
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "days": days,
+        "mape": round(sum(d["mape"] for d in days) / len(days), 2),
+    }
+
+
+def network_plan_doc(parent_id: str, outlets: list[Profile], start: date, days: int) -> dict:
+    """The central production site's plan for its network: per product and day, the outlets' rounded
+    expected demand times the site's capacity factor for that product, in whole batches."""
+    need: dict[tuple[str, date], int] = {}
+    for prof in outlets:
+        for p in prof.products:
+            for d in _days(start, days):
+                need[(p.slug, d)] = need.get((p.slug, d), 0) + round(expected(p, d))
+    items = []
+    for sku in sorted({slug for slug, _ in need}):
+        factor, batch = capacity_factor(parent_id, sku), BATCH_SIZE[sku]
+        for d in _days(start, days):
+            batches = max(1, math.ceil(need.get((sku, d), 0) * factor / batch))
+            items.append(
+                {
+                    "product_id": stable_id("product", parent_id, sku),
+                    "sku": sku,
+                    "product_name": NAME[sku],
+                    "date": d.isoformat(),
+                    "quantity": float(batches * batch),
+                    "batch_count": batches,
+                }
+            )
+    return {
+        "schedule_id": stable_id("network-schedule", parent_id, start, days),
+        "tenant_id": parent_id,
+        "scope": "network",
+        "outlets": len(outlets),
+        "start_date": start.isoformat(),
+        "days_ahead": days,
+        "batches": sum(i["batch_count"] for i in items),
+        "total_units": sum(i["quantity"] for i in items),
+        "items": items,
+    }
+
+
+def shipment_status(parent_id: str, outlet_id: str, day: date) -> str:
+    u = unit("shipment", parent_id, outlet_id, day.isoformat())
+    return "pending" if u < 0.2 else "in_transit" if u < 0.55 else "delivered" if u < 0.9 else "delayed"
+
+
+def routes_doc(parent_id: str, outlets: list[tuple[dict, Profile]], day: date) -> dict:
+    """The distribution service's delivery routes of a central site on a day: its outlets in id order,
+    ROUTE_SIZE stops per route, one shipment per outlet with a seeded status."""
+    ordered = sorted(outlets, key=lambda pair: pair[0]["id"])
+    routes = []
+    for n, first in enumerate(range(0, len(ordered), ROUTE_SIZE), start=1):
+        stops = []
+        for seq, (tenant, prof) in enumerate(ordered[first : first + ROUTE_SIZE], start=1):
+            status = shipment_status(parent_id, tenant["id"], day)
+            stop = {
+                "sequence": seq,
+                "outlet_id": tenant["id"],
+                "outlet_name": tenant["name"],
+                "shipment_id": stable_id("shipment", parent_id, tenant["id"], day),
+                "status": status,
+                "units": sum(round(expected(p, day)) for p in prof.products),
+                "eta": f"{6 + seq // 2:02d}:{30 * (seq % 2):02d}",
+            }
+            if status == "delayed":
+                stop["delay_minutes"] = 10 + int(50 * unit("delay", parent_id, tenant["id"], day.isoformat()))
+            stops.append(stop)
+        statuses = {s["status"] for s in stops}
+        route_status = (
+            "completed" if statuses == {"delivered"} else "scheduled" if statuses == {"pending"} else "active"
+        )
+        routes.append(
+            {
+                "route_id": stable_id("route", parent_id, day, n),
+                "name": f"Ruta {n}",
+                "vehicle": f"VAN-{n:02d}",
+                "departure": "05:30",
+                "status": route_status,
+                "stops": stops,
+            }
+        )
+    return {"tenant_id": parent_id, "date": day.isoformat(), "routes": routes}

@@ -48,6 +48,13 @@ class Api:
             "/api/v1/inventory/projections/generate": ("POST", "inventory", self.projection),
             "/api/v1/notifications/send": ("POST", "notification", self.notify),
             "/api/v1/sales/daily": ("GET", "sales", self.sales),
+            # Read-only views an enterprise dashboard uses (no forecast is generated or stored).
+            "/api/v1/forecasting/forecasts": ("GET", "forecasting", self.read_forecast),
+            "/api/v1/forecasting/accuracy": ("GET", "forecasting", self.accuracy),
+            "/api/v1/sales/summary": ("GET", "sales", self.sales_summary),
+            "/api/v1/inventory/waste": ("GET", "inventory", self.waste),
+            "/api/v1/production/schedules": ("GET", "production", self.read_schedule),
+            "/api/v1/distribution/routes": ("GET", "distribution", self.routes),
         }
 
     # -- entry point ---------------------------------------------------------
@@ -65,9 +72,14 @@ class Api:
     def service(self, method: str, path: str, query: dict, raw: bytes) -> dict:
         route = self.routes.get(path)
         template = path
-        if route is None and path.startswith(_TENANT_PREFIX) and "/" not in path[len(_TENANT_PREFIX) :]:
-            route, template = ("GET", "tenant", self.get_tenant), _TENANT_PREFIX + "{tenant_id}"
-            query = {"tenant_id": path[len(_TENANT_PREFIX) :]}
+        if route is None and path.startswith(_TENANT_PREFIX):
+            ident, _, rest = path[len(_TENANT_PREFIX) :].partition("/")
+            if rest == "":
+                route, template = ("GET", "tenant", self.get_tenant), _TENANT_PREFIX + "{tenant_id}"
+            elif rest == "children":
+                route, template = ("GET", "tenant", self.children), _TENANT_PREFIX + "{tenant_id}/children"
+            if route is not None:
+                query = {"tenant_id": ident}
         if route is None:
             raise ApiError(404, f"no route for {path}")
         want, service, handler = route
@@ -85,7 +97,7 @@ class Api:
         tenant_id = tenant_id if isinstance(tenant_id, str) else None
         # Count and fault before validating: a broken upstream fails whatever it is sent.
         self.state.record_call(service, template, tenant_id)
-        delay, fail_status = self.state.fault_outcome(service, tenant_id)
+        delay, fail_status = self.state.fault_outcome(service, tenant_id, template)
         if delay:
             time.sleep(delay)
         if fail_status is not None:
@@ -126,6 +138,22 @@ class Api:
         except ValueError:
             raise _unprocessable(field, "not a valid calendar date") from None
 
+    @classmethod
+    def _span(cls, args: dict, max_days: int = 366) -> tuple[date, date]:
+        start, end = cls._date(args, "start_date"), cls._date(args, "end_date")
+        if end < start:
+            raise _unprocessable("end_date", "must not be before start_date")
+        if (end - start).days >= max_days:
+            raise _unprocessable("end_date", f"the period may cover at most {max_days} days")
+        return start, end
+
+    def _outlets(self, parent_id: str) -> list[tuple[dict, data.Profile]]:
+        return [
+            (t, data.profile(t["id"], t["subscription_tier"]))
+            for t in self.state.children_of(parent_id)
+            if t["status"] == "active"
+        ]
+
     @staticmethod
     def _int(args: dict, field: str, default: int | None, lo: int, hi: int) -> int:
         value = args.get(field)
@@ -162,6 +190,11 @@ class Api:
 
     def get_tenant(self, q: dict) -> dict:
         return self._tenant(q)
+
+    def children(self, q: dict) -> dict:
+        parent = self._tenant(q)
+        rows = self.state.children_of(parent["id"])
+        return {"tenants": rows, "total": len(rows)}
 
     def forecast(self, body: dict) -> dict:
         prof = self._profile(body)
@@ -223,6 +256,35 @@ class Api:
     def sales(self, q: dict) -> dict:
         prof = self._profile(q)
         return data.sales_doc(prof, self._date(q))
+
+    def read_forecast(self, q: dict) -> dict:
+        prof = self._profile(q)
+        return data.forecast_doc(prof, self._date(q, "start_date"), self._int(q, "days_ahead", 7, 1, 90))
+
+    def accuracy(self, q: dict) -> dict:
+        prof = self._profile(q)
+        return data.accuracy_doc(prof, *self._span(q))
+
+    def sales_summary(self, q: dict) -> dict:
+        prof = self._profile(q)
+        return data.sales_summary_doc(prof, *self._span(q))
+
+    def waste(self, q: dict) -> dict:
+        prof = self._profile(q)
+        return data.waste_doc(prof, *self._span(q))
+
+    def read_schedule(self, q: dict) -> dict:
+        """A central site (a tenant with active outlets) plans for its network; any other tenant for itself."""
+        tenant = self._tenant(q)
+        start, days = self._date(q, "start_date"), self._int(q, "days_ahead", 7, 1, 90)
+        outlets = self._outlets(tenant["id"])
+        if outlets:
+            return data.network_plan_doc(tenant["id"], [prof for _, prof in outlets], start, days)
+        return data.schedule_doc(data.profile(tenant["id"], tenant["subscription_tier"]), start, days, None)
+
+    def routes(self, q: dict) -> dict:
+        tenant = self._tenant(q)
+        return data.routes_doc(tenant["id"], self._outlets(tenant["id"]), self._date(q))
 
     # -- admin ------------------------------------------------------------------
     def admin(self, method: str, path: str, raw: bytes) -> dict:

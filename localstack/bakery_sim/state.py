@@ -11,7 +11,16 @@ from datetime import UTC, datetime
 from .data import unit
 from .tenants import demo_tenants
 
-SERVICES = ("tenant", "forecasting", "production", "procurement", "inventory", "notification", "sales")
+SERVICES = (
+    "tenant",
+    "forecasting",
+    "production",
+    "procurement",
+    "inventory",
+    "notification",
+    "sales",
+    "distribution",
+)
 _ANY = object()
 
 
@@ -33,6 +42,7 @@ class Fault:
     hang_seconds: float = 0.0
     tenant_ids: frozenset[str] | None = None
     fail_first_n: int | None = None
+    path: str | None = None  # only calls to this route (e.g. /api/v1/forecasting/validate); None: all
     seen: Counter = field(default_factory=Counter)  # matching calls per tenant id
 
     def as_dict(self) -> dict:
@@ -44,6 +54,7 @@ class Fault:
             "hang_seconds": self.hang_seconds,
             "tenant_ids": sorted(self.tenant_ids) if self.tenant_ids is not None else None,
             "fail_first_n": self.fail_first_n,
+            "path": self.path,
             "matched_calls": sum(self.seen.values()),
         }
 
@@ -60,6 +71,7 @@ def build_fault(spec: dict) -> Fault:
         "hang_seconds",
         "tenant_ids",
         "fail_first_n",
+        "path",
     }
     if unknown:
         raise ValueError(f"{sorted(unknown)[0]}: unknown field")
@@ -78,7 +90,11 @@ def build_fault(spec: dict) -> Fault:
     if tenant_ids is not None and (not isinstance(tenant_ids, list) or not all(isinstance(t, str) for t in tenant_ids)):
         raise ValueError("tenant_ids: must be a list of strings or null")
     fail_first_n = spec.get("fail_first_n")
+    path = spec.get("path")
+    if path is not None and (not isinstance(path, str) or not path.startswith("/api/")):
+        raise ValueError("path: must be a route of the service (/api/...) or null")
     return Fault(
+        path=path,
         service=service,
         latency_ms=number("latency_ms", 0, 0, 600_000, int),
         error_rate=number("error_rate", 0.0, 0.0, 1.0),
@@ -103,6 +119,10 @@ class SimState:
         ordered = sorted(by_id.values(), key=lambda t: (t["name"], t["id"]))
         with self._lock:  # swap both at once so readers never see a half-built list
             self.tenants, self.sorted_tenants = by_id, ordered
+
+    def children_of(self, parent_id: str) -> list[dict]:
+        """The tenants whose parent is `parent_id` (any status), in listing order."""
+        return [t for t in self.sorted_tenants if t["parent_tenant_id"] == parent_id]
 
     # -- forecasts / notifications -----------------------------------------
     def store_forecast(self, forecast_id: str, tenant_id: str, start: str, days: int) -> None:
@@ -158,6 +178,7 @@ class SimState:
         hang_seconds: float = 0.0,
         tenant_ids: list[str] | None = None,
         fail_first_n: int | None = None,
+        path: str | None = None,
     ) -> dict:
         """Install (replace) the fault for one service; ValueError names a bad field."""
         return self.install_fault(
@@ -170,6 +191,7 @@ class SimState:
                     "hang_seconds": hang_seconds,
                     "tenant_ids": tenant_ids,
                     "fail_first_n": fail_first_n,
+                    "path": path,
                 }
             )
         )
@@ -190,10 +212,10 @@ class SimState:
             else:
                 self._faults.pop(service, None)
 
-    def fault_outcome(self, service: str, tenant_id: str | None) -> tuple[float, int | None]:
+    def fault_outcome(self, service: str, tenant_id: str | None, path: str | None = None) -> tuple[float, int | None]:
         """(seconds to sleep, status code to fail with or None) for one incoming call."""
         fault = self._faults.get(service)
-        if fault is None:
+        if fault is None or (fault.path is not None and fault.path != path):
             return 0.0, None
         key = tenant_id.lower() if tenant_id else None
         if fault.tenant_ids is not None and key not in fault.tenant_ids:

@@ -61,6 +61,19 @@ def demo_tenants() -> list[dict]:
     ]
 
 
+LARGE_NETWORK_PARENT = "Obrador Central Madrid"
+
+
+def enterprise_network(outlets: int = 50, parent: str = LARGE_NETWORK_PARENT) -> list[dict]:
+    """A second, larger enterprise network beside the demo's: a central production site and `outlets`
+    retail outlets (its children), all active in Madrid. Each outlet's demand is its own (catalogue and
+    volumes are seeded by its id, see data.profile)."""
+    return [
+        make_tenant(parent, "enterprise"),
+        *(make_tenant(f"{parent} - Tienda {i:02d}", "enterprise", parent=parent) for i in range(1, outlets + 1)),
+    ]
+
+
 # Spain's regions (ISO 3166-2:ES subdivisions the `holidays` package knows) and the zone each keeps.
 REGION_TIMEZONE = {"CN": "Atlantic/Canary", "CE": "Africa/Ceuta", "ML": "Africa/Ceuta"}
 

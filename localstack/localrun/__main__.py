@@ -4,7 +4,8 @@ Options: --once (exit after the run; last line is the JSON summary), --tenants N
 instead of the demo set), --regions MD,CT,AN (spread the synthetic tenants over Spanish regions, so a
 regional holiday splits a timezone), --holiday-policy skip|next_business_day|run (the daily workflow's,
 default run), --at ISO-8601 UTC instant (fire the clock then; default: the next 08:00 Europe/Madrid),
---port for the API (`chalice local`, default 8018).
+--port for the API (`chalice local`, default 8018), --cloud-port for the local cloud (default
+LOCALCLOUD_PORT, else 4566, so `aws ... --endpoint-url http://127.0.0.1:4566` reaches it).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from chalicelib.domain.schedule import zone
+from chalicelib.settings import get_settings
 
 console = Console(stderr=True)
 
@@ -67,6 +69,38 @@ def parse_regions(text: str) -> list[str] | None:
     return regions
 
 
+DEFAULT_CLOUD_PORT = 4566  # where AWS tools expect a local endpoint (LocalStack's port)
+
+
+def parse_port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"LOCALCLOUD_PORT: expected a port number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"LOCALCLOUD_PORT: must be between 0 and 65535, got {port}")
+    return port
+
+
+def port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def cloud_port(explicit: int | None) -> int:
+    """--cloud-port, else LOCALCLOUD_PORT, else 4566."""
+    if explicit is not None:
+        return explicit
+    text = os.environ.get("LOCALCLOUD_PORT", "").strip()
+    return parse_port(text) if text else DEFAULT_CLOUD_PORT
+
+
 def next_daily_instant(now: datetime, cron: str = "0 8 * * *", tz: str = "Europe/Madrid") -> datetime:
     return next(CronSim(cron, now.astimezone(zone(tz)))).astimezone(UTC)
 
@@ -84,7 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--holiday-policy", choices=("run", "skip", "next_business_day"), default=None, help="daily workflow's"
     )
     parser.add_argument("--at", type=parse_instant, default=None, help="UTC instant to fire the clock at")
-    parser.add_argument("--port", type=int, default=8018, help="port of the API (chalice local)")
+    parser.add_argument("--port", type=int, default=None, help="port of the API (chalice local; default PORT, 8018)")
+    parser.add_argument(
+        "--cloud-port",
+        type=parse_port,
+        default=None,
+        help="port of the local cloud (default: LOCALCLOUD_PORT, else 4566; 0 picks a free one)",
+    )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the run")
     return parser
 
@@ -138,7 +178,12 @@ def _print_table(summaries: list[dict[str, Any]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        local_cloud_port = cloud_port(args.cloud_port)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 
@@ -155,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         redis_url=os.environ.get("REDIS_URL") or None,
         rabbitmq_url=os.environ.get("RABBITMQ_URL") or None,
         tenants=tenants,
+        cloud_port=local_cloud_port,
     )
     started = time.monotonic()
     console.print(
@@ -163,6 +209,12 @@ def main(argv: list[str] | None = None) -> int:
         f"Redis {'real' if stack.redis_url else 'embedded'}, "
         f"events to {'RabbitMQ' if stack.rabbitmq_url else 'the local event log'})"
     )
+    if local_cloud_port and not port_free(local_cloud_port):
+        console.print(
+            f"[red]Port {local_cloud_port} on 127.0.0.1 is taken: the local cloud cannot listen there. "
+            "Stop what holds it or choose another, e.g. make run LOCALCLOUD_PORT=4570[/]"
+        )
+        return 2
     try:
         stack.start()
         console.print(
@@ -245,14 +297,14 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(line), flush=True)
             return 0 if ok else 1
         console.print_json(json.dumps(line))
-        return _serve_api(stack, args.port)
+        return _serve_api(stack, args.port or get_settings().port)
     finally:
         stack.stop()
 
 
 def _serve_api(stack: Any, port: int) -> int:
     from localrun.api import LocalApi
-    from localrun.tokens import admin_token_hint
+    from localrun.tokens import admin_token_hint, aws_cli_hint, console_link
 
     api = LocalApi(stack.env, port=port, quiet=False).start()
     process = api.process
@@ -269,6 +321,9 @@ def _serve_api(stack: Any, port: int) -> int:
         f"(Ctrl-C to stop).\n{admin_token_hint(port)}",
         soft_wrap=True,
     )
+    assert stack.cloud is not None and stack.deployment is not None
+    console.print(aws_cli_hint(stack.cloud.endpoint_url, stack.deployment.state_machine_arns), soft_wrap=True)
+    console.print(f"[bold green]Console (signed in as a platform admin, 12 h):[/] {console_link(port)}", soft_wrap=True)
     try:
         return process.wait()
     except KeyboardInterrupt:

@@ -20,6 +20,7 @@ from chalicelib.db.migrate import upgrade
 from chalicelib.db.workflows import ensure_default_workflows, get_workflow
 from chalicelib.runtime import reset
 from chalicelib.settings import PROJECT_ROOT
+from infra import resources
 from infra.deploy import Deployment, deploy, placeholder_code
 from infra.resources import APP_NAME
 from localcloud.clock import EventBridgeClock, Firing
@@ -74,6 +75,7 @@ class Stack:
         stage: str = "local",
         extra_env: dict[str, str] | None = None,
         simulator_url: str | None = None,
+        cloud_port: int = 0,
     ) -> None:
         self.data_dir = data_dir
         self.database_url = database_url or f"sqlite:///{data_dir / 'orchestrator.db'}"
@@ -84,6 +86,9 @@ class Stack:
         self._extra_env = extra_env or {}
         # An external simulator (its own process, e.g. for benchmarks: it then doesn't share our GIL).
         self.simulator_url = simulator_url
+        # The local cloud's port: 0 picks a free one (tests); `make run` fixes it (LOCALCLOUD_PORT) so the
+        # AWS CLI and SDKs can be pointed at it.
+        self.cloud_port = cloud_port
         self.embedded_redis: EmbeddedRedis | None = None
         self.simulator: SimulatorServer | None = None
         self.cloud: LocalCloud | None = None
@@ -116,8 +121,12 @@ class Stack:
         else:
             self.simulator = SimulatorServer(tenants=self._tenants).start()
             platform_url = self.simulator.url
-        self.cloud = LocalCloud().start()
+        self.cloud = LocalCloud(port=self.cloud_port).start()
+        # Every stack runs with the `local` stage's settings (Map concurrency, fast retries), whatever its
+        # own stage name (which only keeps its resource names apart).
+        local_stage = {k: v for k, v in resources.functions("local")[0].environment.items() if k != "STAGE"}
         self.env = {
+            **local_stage,
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "RABBITMQ_URL": self.rabbitmq_url,

@@ -21,8 +21,8 @@ def chaos_stack(pg_url: str, real_redis_url: str, tmp_path_factory: pytest.TempP
     from bakery_sim.tenants import demo_tenants
     from localrun.stack import Stack
 
-    # A 2 s client timeout keeps the "service hangs / is slow" rows short (3 attempts each).
-    env = {"PLATFORM_TIMEOUT_SECONDS": "2"}
+    # A 2 s client timeout for every service keeps the "service hangs / is slow" rows short (3 attempts each).
+    env = {f"{s}_TIMEOUT_SECONDS": "2" for s in ("PLATFORM", "FORECASTING", "PRODUCTION", "PROCUREMENT")}
     with Stack(
         database_url=pg_url,
         redis_url=real_redis_url,

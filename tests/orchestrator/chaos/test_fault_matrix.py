@@ -324,9 +324,9 @@ def test_run_past_its_max_execution_time_is_stopped_failed_and_announced(
         assert _sfn_status_when_ended(chaos_stack, name) == "ABORTED"
         locks = RunLocks()
         assert locks.holder(locks.key("daily_operations", MADRID)) != name
-        # AND its workflow_failed event went out and the operators were alerted
+        # AND its orchestrator_workflow_failed event went out and the operators were alerted
         events = outbox_for(str(execution.id))
-        assert [e.event_type for e in events] == ["workflow_failed"] and events[0].published_at is not None
+        assert [e.event_type for e in events] == ["orchestrator_workflow_failed"] and events[0].published_at is not None
         received = _drain_queue(consumer, queue)
         mine = [(m, p) for m, p in received if p["execution_id"] == str(execution.id)]
         assert [(m.routing_key, p["error_message"]) for m, p in mine] == [

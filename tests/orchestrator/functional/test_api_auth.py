@@ -42,21 +42,29 @@ def test_tenant_role_without_tenant_id_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("principal", "parent", "status"),
+    ("principal", "parent", "status", "says"),
     [
-        (Principal("a", "platform_admin"), "group", None),
-        (Principal("a", "tenant_user", "group", "enterprise"), "group", None),
-        (Principal("a", "tenant_user", "outlet", "enterprise"), "group", None),
-        (Principal("a", "tenant_user", "other", "enterprise"), "group", 404),  # not a member: not found
-        (Principal("a", "tenant_user", "outlet", "enterprise"), "nobody", 404),
-        (Principal("a", "tenant_user", "small-outlet", "starter"), "small", 403),  # tier
-        (Principal("a", "tenant_user", "small-outlet", None), "small", 403),  # parent not enterprise
+        (Principal("a", "platform_admin"), "group", None, None),
+        (Principal("a", "tenant_user", "group", "enterprise"), "group", None, None),
+        (Principal("a", "tenant_user", "group", "starter"), "group", None, None),  # the tenant service's tier wins
+        (Principal("a", "tenant_user", "outlet", "enterprise"), "group", 403, "own users"),  # an outlet's user
+        (Principal("a", "tenant_user", "other", "enterprise"), "group", 403, "own users"),  # another tenant
+        (Principal("a", "tenant_user", "other", "enterprise"), "nobody", 403, "own users"),  # learns nothing
+        (Principal("a", "platform_admin"), "nobody", 404, "not found"),
+        (Principal("a", "tenant_user", "nobody"), "nobody", 404, "not found"),
+        (Principal("a", "tenant_admin", "small", "starter"), "small", 403, "enterprise subscription tier"),
+        (Principal("a", "platform_admin"), "small", 403, "on the starter tier"),
+        (Principal("a", "tenant_admin", "outlet", "enterprise"), "outlet", 403, "is an outlet of group"),
     ],
 )
-def test_enterprise_gate(principal: Principal, parent: str, status: int | None) -> None:
+def test_enterprise_gate(principal: Principal, parent: str, status: int | None, says: str | None) -> None:
+    # GIVEN the parent as the tenant service describes it (None: unknown)
+    known = {t.id: t for t in TENANTS}.get(parent)
+    # WHEN the gate looks at the caller and the parent
     if status is None:
-        require_enterprise_member(principal, parent, lambda: TENANTS)
+        require_enterprise_member(principal, parent, known)
         return
     with pytest.raises(AuthError) as caught:
-        require_enterprise_member(principal, parent, lambda: TENANTS)
-    assert caught.value.status == status
+        require_enterprise_member(principal, parent, known)
+    # THEN the refusal says why
+    assert caught.value.status == status and says in caught.value.message, caught.value.message

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from chalice.config import Config
 
+from chalicelib.domain.retry import tenant_retry
 from infra import resources, template
 
 # What every stage's functions must resolve to (seconds): the step tasks fit inside their ASL TimeoutSeconds.
@@ -21,10 +22,11 @@ EXPECTED_TIMEOUTS = {
     "finish_run": 110,
     "fail_run": 110,
     "publish_events": 55,
+    # Above the services' documented client timeouts (300 s forecasting, 180 s production and procurement).
     "migrate": 600,
-    "generate_forecasts": 25,
-    "plan_production": 25,
-    "calculate_procurement": 25,
+    "generate_forecasts": 330,
+    "plan_production": 210,
+    "calculate_procurement": 210,
     "project_inventory": 25,
     "validate_forecasts": 25,
     "send_daily_summary": 25,
@@ -40,7 +42,13 @@ COMMON_ENV = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
 EXPECTED_ENV = {
-    "local": {**COMMON_ENV, "STAGE": "local", "MAP_MAX_CONCURRENCY": "8"},
+    "local": {
+        **COMMON_ENV,
+        "STAGE": "local",
+        "MAP_MAX_CONCURRENCY": "8",
+        "WORKFLOW_MAX_RETRIES": "2",
+        "WORKFLOW_RETRY_DELAY_SECONDS": "1",
+    },
     "dev": {**COMMON_ENV, "STAGE": "dev", "POWERTOOLS_LOG_LEVEL": "INFO"},
     "prod": {**COMMON_ENV, "STAGE": "prod", "POWERTOOLS_LOG_LEVEL": "INFO"},
 }
@@ -55,7 +63,9 @@ def test_merge_template_wires_every_placeholder_and_function() -> None:
     assert set(machine["DefinitionSubstitutions"]) == spec.placeholders()
     logical_ids = {f.logical_id for f in resources.functions("prod")}
     assert {v["Fn::GetAtt"][0] for v in machine["DefinitionSubstitutions"].values()} <= logical_ids
-    assert machine["DefinitionString"] == spec.definition()
+    assert machine["DefinitionString"] == resources.packaged_definition(spec)
+    # AND the per-tenant steps carry the seeded workflow's retry policy (3 retries from 300 s by default)
+    assert tenant_retry(machine["DefinitionString"]) == (3, 300)
     # AND every function (and the API handler) learns the state machine ARN and the manifest bucket
     for logical_id in [*logical_ids, "APIHandler"]:
         variables = rendered[logical_id]["Properties"]["Environment"]["Variables"]

@@ -70,12 +70,12 @@ def test_daily_run_processes_every_active_madrid_tenant(stack: Any) -> None:
     # AND the run's estimated AWS cost is stored with it: one EXPRESS child per tenant, a Lambda request
     # per step plus the run-level ones
     with session_scope() as session:
-        cost = session.get(Execution, execution_id).result["cost"]
+        cost = session.get(Execution, execution_id).result_summary["cost"]
     assert cost["billed"]["express_requests"] == ACTIVE_MADRID
     assert cost["billed"]["lambda_requests"] == ACTIVE_MADRID * 6 + 4
     assert cost["eur_per_tenant"] > 0 and cost["eur_total"] == pytest.approx(cost["eur_per_tenant"] * ACTIVE_MADRID)
     assert {log.step_name for log in logs} >= {"start_run", "list_tenants", "generate_forecasts", "finish_run"}
-    assert event is not None and event.event_type == "workflow_completed"
+    assert event is not None and event.event_type == "orchestrator_workflow_completed"
     assert event.published_at is not None  # the run's PublishEvents step sent it to the local event log
     assert event.payload["tenants_processed"] == ACTIVE_MADRID
     # AND each tenant got its daily summary from the notification service
@@ -195,3 +195,48 @@ def _first_active_madrid_tenant(stack: Any) -> dict[str, Any]:
         for t in demo_tenants()
         if t["status"] == "active" and t["timezone"] == "Europe/Madrid" and t["subscription_tier"] == "starter"
     )
+
+
+def test_a_validation_outage_is_a_warning_and_the_plans_and_summary_still_go_out(stack: Any, simulator: Any) -> None:
+    # GIVEN the forecasting service cannot validate yesterday's forecasts for one tenant (every attempt
+    # fails), while forecasts themselves work
+    victim = _first_active_madrid_tenant(stack)
+    simulator.state.set_fault(
+        "forecasting", status_code=503, error_rate=1.0, tenant_ids=[victim["id"]], path="/api/v1/forecasting/validate"
+    )
+    # WHEN the daily run fires
+    _, result = run_once(stack, madrid_eight(4))
+    # THEN every tenant got its plans: the run completed, nobody failed
+    summary = result.summary
+    assert (summary["status"], summary["tenants_failed"], summary["tenants_processed"]) == (
+        "completed",
+        0,
+        ACTIVE_MADRID,
+    )
+    # AND the victim's accuracy check is recorded as a warning (not a failure), with the service's error
+    with session_scope() as session:
+        rows = {
+            (r.tenant_id, r.step_name): r
+            for r in session.scalars(select(StepRun).where(StepRun.execution_id == uuid.UUID(summary["execution_id"])))
+        }
+        warnings = session.scalars(
+            select(ExecutionLog).where(
+                ExecutionLog.execution_id == uuid.UUID(summary["execution_id"]), ExecutionLog.level == "WARNING"
+            )
+        ).all()
+        execution = session.get(Execution, uuid.UUID(summary["execution_id"]))
+        counted = execution.result_summary["warnings"]
+    check = rows[(victim["id"], "validate_forecasts")]
+    assert check.status == "skipped" and "503" in (check.error_message or "")
+    assert rows[(victim["id"], "send_daily_summary")].status == "completed"
+    assert [w.tenant_id for w in warnings if w.step_name == "validate_forecasts"] == [victim["id"]]
+    assert counted == 1
+    # AND the victim's daily summary went out, saying the accuracy is unavailable
+    [sent] = [
+        n
+        for n in simulator.state.list_notifications()
+        if n.get("type") == "daily_summary"
+        and n.get("tenant_id") == victim["id"]
+        and n.get("data", {}).get("execution_name") == summary["execution_name"]
+    ]
+    assert "Yesterday's forecast accuracy: unavailable" in sent["message"]

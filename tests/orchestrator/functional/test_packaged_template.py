@@ -91,8 +91,8 @@ def test_the_sam_transform_succeeds_offline(cfn: dict[str, Any]) -> None:
 # --- 4. placeholders, functions and what the local cloud deploys ---------------------------------------------
 def test_every_placeholder_of_every_state_machine_file_has_a_substitution(sam: dict[str, Any]) -> None:
     # GIVEN every ASL file in statemachines/ and the packaged state machines
-    machines = of_type(sam["Resources"], STATE_MACHINE_TYPE)
     functions = of_type(sam["Resources"], "AWS::Serverless::Function")
+    described = {spec.definition_path.resolve(): spec for spec in resources.state_machines()}
     files = sorted((ROOT / "statemachines").glob("*.asl.json"))
     assert files
     for path in files:
@@ -100,12 +100,14 @@ def test_every_placeholder_of_every_state_machine_file_has_a_substitution(sam: d
         # The file is JSON once a placeholder standing for a number (outside quotes) reads as one.
         json.loads(re.sub(r'(?<!")\$\{[A-Za-z0-9]+\}(?!")', "0", text))
         # THEN each file is a state machine of the template
-        found = [m for m in machines.values() if m["Properties"]["DefinitionString"] == text]
-        assert len(found) == 1, f"{path.name} is not in the packaged template"
-        values = found[0]["Properties"]["DefinitionSubstitutions"]
-        # AND each of its ${Placeholders} has a value
-        placeholders = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", text))
-        assert placeholders and placeholders <= set(values), f"{path.name}: {sorted(placeholders - set(values))}"
+        assert path.resolve() in described, f"{path.name} is not described in infra/resources.py"
+        machine = sam["Resources"][described[path.resolve()].logical_id]
+        assert machine["Type"] == STATE_MACHINE_TYPE
+        values = machine["Properties"]["DefinitionSubstitutions"]
+        # AND each ${Placeholder} of the file and of the packaged definition has a value
+        for definition in (text, machine["Properties"]["DefinitionString"]):
+            placeholders = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", definition))
+            assert placeholders and placeholders <= set(values), f"{path.name}: {sorted(placeholders - set(values))}"
         # AND every value that names a resource names a function the stack has
         for name, value in values.items():
             if isinstance(value, dict) and "Fn::GetAtt" in value:

@@ -172,7 +172,7 @@ def test_catch_up_after_an_outage(stack: Any, workflows: Any, policy: str, day: 
     # THEN the policy decides what runs (the daily workflow catches up its own 08:00 too, under "latest")
     mine = sorted(r["execution_name"].removeprefix(f"{name}-") for r in runs if r["execution_name"].startswith(name))
     assert mine == expected
-    assert all(r["trigger"] == "catchup" for r in runs)
+    assert all(r["trigger"] == "catch_up" for r in runs)
 
 
 def test_catch_up_all_runs_every_missed_instant_one_at_a_time(stack: Any, workflows: Any) -> None:

@@ -24,7 +24,7 @@ from chalicelib.db.migrate import alembic_config, downgrade, upgrade
 from chalicelib.db.models import Base
 from tests.conftest import PG_ADMIN_URL
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ALEMBIC_INI = ROOT / "alembic.ini"
 CORE_TABLES = {
     "orchestrator_workflows",
