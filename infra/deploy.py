@@ -90,6 +90,8 @@ class Target:
             return [f"arn:{self.partition}:states:{region_account}:execution:{n}:*" for n in names]
         if res is Res.MAP_CHILD_EXECUTIONS:
             return [f"arn:{self.partition}:states:{region_account}:execution:{n}/*" for n in names]
+        if res is Res.MAP_RUNS:
+            return [f"arn:{self.partition}:states:{region_account}:mapRun:{n}/*" for n in names]
         if res is Res.MANIFEST_OBJECTS:
             return [f"arn:{self.partition}:s3:::{self.bucket}/manifests/*"]
         if res is Res.SCHEDULE_RULES:

@@ -29,6 +29,7 @@ class Res(Enum):
     STATE_MACHINES = "state machines of the stage"
     EXECUTIONS = "executions of the stage's state machines"
     MAP_CHILD_EXECUTIONS = "Distributed Map child executions of the stage's state machines"
+    MAP_RUNS = "Distributed Map runs of the stage's state machines"
     MANIFEST_OBJECTS = "objects under manifests/ in the manifest bucket"
     SCHEDULE_RULES = "the stage's schedule rules (bakery-orchestrator-<stage>-sched-*)"
     OWN_LOG_GROUP = "the function's own log group"
@@ -123,7 +124,33 @@ FUNCTION_GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(
             ("states:DescribeStateMachine",),
             (Res.STATE_MACHINES,),
-            "GET /health -> adapters/stepfunctions.describe_state_machine",
+            "GET /health -> adapters/stepfunctions.describe_state_machine; PUT /workflows/{id} (retry policy) "
+            "-> services/workflows.apply_retry_policy reads the definition",
+        ),
+        Grant(
+            ("states:UpdateStateMachine",),
+            (Res.STATE_MACHINES,),
+            "PUT /workflows/{id} with max_retries/retry_delay_seconds -> services/workflows.apply_retry_policy",
+        ),
+        Grant(
+            ("states:StopExecution",),
+            (Res.EXECUTIONS,),
+            "POST /executions/{id}/cancel -> services/runs (Executions.stop)",
+        ),
+        Grant(
+            ("states:GetExecutionHistory", "states:DescribeStateMachineForExecution"),
+            (Res.EXECUTIONS,),
+            "GET /executions/{id}/graph and /history -> services/console (Executions.history, definition_for)",
+        ),
+        Grant(
+            ("states:DescribeMapRun",),
+            (Res.MAP_RUNS,),
+            "GET /executions/{id}/graph -> services/console (Executions.map_run: the Map's item counts)",
+        ),
+        Grant(
+            ("s3:GetObject",),
+            (Res.MANIFEST_OBJECTS,),
+            "GET /executions/{id}/tenants -> services/console -> adapters/manifests.read_manifest",
         ),
         _RULE_ACTIONS,
         _LIST_RULES,

@@ -129,6 +129,8 @@ def render_resource(res: Res, stage: str, *, function: str = "") -> list[Any]:
         return [_sub(f"{ARN_PREFIX}:states:{region_account}:execution:{m.physical_name(stage)}:*") for m in machines]
     if res is Res.MAP_CHILD_EXECUTIONS:
         return [_sub(f"{ARN_PREFIX}:states:{region_account}:execution:{m.physical_name(stage)}/*") for m in machines]
+    if res is Res.MAP_RUNS:
+        return [_sub(f"{ARN_PREFIX}:states:{region_account}:mapRun:{m.physical_name(stage)}/*") for m in machines]
     if res is Res.MANIFEST_OBJECTS:
         return [_sub(f"{ARN_PREFIX}:s3:::${{{MANIFEST_BUCKET}}}/manifests/*")]
     if res is Res.SCHEDULE_RULES:

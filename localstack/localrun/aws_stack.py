@@ -247,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                 outcome["sfn_status"] = _wait_execution(sfn, arn, args.timeout)["status"]
             outcome.update(_recorded(args.database_url, run["execution_name"]))
             summary["runs"].append(outcome)
-        summary["api"] = _api_checks(lam, events, sfn, prefix, values["JwtSecretArn"], args)
+        executed = [r["execution_id"] for r in summary["runs"] if r.get("execution_id")]
+        summary["api"] = _api_checks(lam, events, sfn, prefix, values["JwtSecretArn"], args, executed)
         summary["wall_seconds"] = round(time.monotonic() - started, 3)
         print(json.dumps(summary, default=str), flush=True)
         ok = bool(runs) and all(r.get("status") in ("completed", "completed_with_failures") for r in summary["runs"])
@@ -302,10 +303,12 @@ def _api_call(
 
 
 def _api_checks(
-    lam: Any, events: Any, sfn: Any, prefix: str, jwt_secret: str, args: argparse.Namespace
+    lam: Any, events: Any, sfn: Any, prefix: str, jwt_secret: str, args: argparse.Namespace, executed: list[str]
 ) -> dict[str, Any]:
-    """What the API's role must allow: GET /health (DescribeStateMachine), disable and enable the daily
-    workflow (the rules' reconcile), a manual run for one tenant (StartExecution)."""
+    """What the API's role must allow: GET /health (DescribeStateMachine), the console's graph and tenants
+    of a run (GetExecutionHistory, DescribeStateMachineForExecution, DescribeMapRun, the manifest), a retry
+    policy change (UpdateStateMachine), disable and enable the daily workflow (the rules' reconcile), a
+    manual run for one tenant (StartExecution)."""
     import jwt
 
     from bakery_sim.tenants import demo_tenants
@@ -320,6 +323,11 @@ def _api_checks(
     def daily_rules() -> list[str]:
         return [r["Name"] for r in events.list_rules(NamePrefix=sched)["Rules"]]
 
+    for execution_id in executed[:1]:
+        run = {"execution_id": execution_id}
+        out["graph"] = _api_call(lam, function, "GET", "/executions/{execution_id}/graph", run, token)
+        out["tenants"] = _api_call(lam, function, "GET", "/executions/{execution_id}/tenants", run, token)
+    out["retry_policy"] = _api_call(lam, function, "PUT", "/workflows/{workflow_id}", daily, token, {"max_retries": 2})
     out["disable"] = _api_call(lam, function, "POST", "/workflows/{workflow_id}/disable", daily, token)
     out["rules_after_disable"] = daily_rules()
     out["enable"] = _api_call(lam, function, "POST", "/workflows/{workflow_id}/enable", daily, token)

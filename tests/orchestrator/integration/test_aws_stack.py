@@ -138,10 +138,17 @@ def test_the_packaged_stack_runs_a_daily_run_from_its_own_rules_with_every_funct
             for key, payload in events
             if key == "orchestrator.workflow_completed" and payload["execution_id"] == run["execution_id"]
         ]
-        # AND the API's function, as its own role: healthy, a workflow change reconciles the rules, a manual run starts
+        # AND the API's function, as its own role: healthy; the console reads the run's graph (history,
+        # definition, map run) and tenants (manifest); a retry policy change updates the state machine; a
+        # workflow change reconciles the rules; a manual run starts
         api = summary["api"]
         assert api["health"]["status"] == 200 and api["health"]["body"]["status"] == "healthy"
         assert api["health"]["body"]["checks"]["stepfunctions"]["detail"] == "ACTIVE"
+        graph, tenants = api["graph"], api["tenants"]
+        assert graph["status"] == 200 and graph["body"]["sfn_status"] == "SUCCEEDED" and graph["body"]["history_events"]
+        assert tenants["status"] == 200 and len(tenants["body"]["tenants"]) == len(madrid_tenants())
+        assert api["retry_policy"]["status"] == 200
+        assert api["retry_policy"]["body"]["retry_policy"]["status"] == "updated"
         assert (api["disable"]["status"], api["rules_after_disable"]) == (200, [])
         assert api["enable"]["status"] == 200 and len(api["rules_after_enable"]) == 1
         [manual] = api["execute"]["body"]["runs"]
