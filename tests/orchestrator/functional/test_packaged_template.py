@@ -314,3 +314,29 @@ def test_the_localstack_ready_hook_deploys_with_every_required_parameter(sam: di
     given = set(re.findall(r"\b([A-Z][A-Za-z]+)=", text.split("--parameter-overrides", 1)[1]))
     assert required <= given, sorted(required - given)
     assert "cloudformation package" in text and "deployment.zip" in text
+
+
+# adapter file -> (IAM service prefix, how its client is named there)
+ADAPTER_SERVICES = {
+    "stepfunctions.py": ("states", r"\bclient|\b_client"),
+    "eventbridge.py": ("events", r"\bevents"),
+    "manifests.py": ("s3", r'\bclient|boto3\.client\("s3"\)'),
+}
+
+
+def test_every_aws_call_of_the_adapters_is_granted_to_some_function() -> None:
+    # GIVEN every AWS API call the adapters make (client methods and paginators)
+    called = set()
+    for file, (service, client) in ADAPTER_SERVICES.items():
+        text = (ROOT / "chalicelib" / "adapters" / file).read_text(encoding="utf-8")
+        methods = re.findall(rf"(?:{client})\.([a-z][a-z_]+)\(", text)
+        methods += re.findall(r'get_paginator\("([a-z_]+)"\)', text)
+        for method in methods:
+            if method in ("get_paginator", "paginate", "read", "get", "cache_clear", "raise_for_status"):
+                continue
+            called.add(f"{service}:{''.join(part.capitalize() for part in method.split('_'))}")
+    assert "states:StartExecution" in called and "s3:PutObject" in called
+    # THEN each is allowed to at least one function (a new call without a grant fails here first)
+    granted = {a for grants in policies.FUNCTION_GRANTS.values() for g in grants for a in g.actions}
+    probe_only = {"states:ListStateMachines"}  # health without a configured ARN: never on a deployed stack
+    assert called - granted - probe_only == set()
