@@ -27,6 +27,12 @@ class Answers(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.fixture(autouse=True)
+def stage_settings(stack: Any, set_env: Any) -> None:
+    """The stack's stage, read afresh (a route test's `chalice.test.Client` may have left other settings cached)."""
+    set_env("STAGE", stack.stage)
+
+
 @pytest.fixture
 def response_url() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     Answers.received = []
