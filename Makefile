@@ -61,6 +61,6 @@ clean:
 
 # The AWS deployment: the merge template from infra/ and `chalice package` (SAM + deployment.zip in out/).
 package: venv
-	$(PY) -m infra.template out/merge-template.json
+	$(PY) -m infra.template out/merge-template.json $${STAGE:-prod}
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-west-1} AWS_EC2_METADATA_DISABLED=true \
 		$(VENV)/bin/chalice package --stage $${STAGE:-prod} --merge-template out/merge-template.json out/package

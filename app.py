@@ -8,11 +8,16 @@ from typing import Any
 
 from chalice import Chalice
 
+from chalicelib.adapters import secrets
 from chalicelib.api import api, docs
 from chalicelib.api.console import console_api, console_page
 from chalicelib.api.enterprise import ENTERPRISE_PREFIX, enterprise
 from chalicelib.domain.constants import APP_NAME
 from chalicelib.observability import lambda_handler
+from chalicelib.settings import add_source
+
+# Secrets named by the environment (`*_SECRET_ARN`) are read when the settings are first read (cold start).
+add_source(secrets.resolve)
 
 app = Chalice(app_name=APP_NAME)
 app.register_blueprint(api, url_prefix="/api/v1/orchestrator")
@@ -125,5 +130,14 @@ def validate_forecasts(event: Any, context: Any) -> Any:
 @lambda_handler
 def send_daily_summary(event: Any, context: Any) -> Any:
     from chalicelib.steps.tenant_steps import send_daily_summary as run
+
+    return run(event)
+
+
+# --- deploy hook (CloudFormation custom resources: migrations and seeds, then the schedule rules) ------
+@app.lambda_function(name="migrate")
+@lambda_handler
+def migrate(event: Any, context: Any) -> Any:
+    from chalicelib.steps.deploy_hooks import deploy_hook as run
 
     return run(event)

@@ -50,3 +50,26 @@ def step_keys(**keys: str) -> None:
     """The execution, tenant and step on every line this invocation logs. Kept per thread: the local
     cloud runs many invocations in threads of one process, where a Lambda sandbox runs one at a time."""
     get_logger().thread_safe_append_keys(**keys)
+
+
+METRICS_NAMESPACE = "BakeryOrchestrator"
+
+
+def emit_metric(name: str, value: float, unit: str = "Seconds", *, stage: str) -> None:
+    """One CloudWatch metric as an EMF log line (Powertools `single_metric`): CloudWatch reads it from the
+    function's log, so it needs no permission. Dimensions: service and stage (what the alarms name).
+    POWERTOOLS_METRICS_DISABLED=true (the local stack) writes nothing."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    if is_metrics_disabled():
+        return
+
+    with single_metric(
+        name=name,
+        unit=MetricUnit(unit),
+        value=value,
+        namespace=METRICS_NAMESPACE,
+        default_dimensions={"service": os.environ.get("POWERTOOLS_SERVICE_NAME") or APP_NAME, "stage": stage},
+    ):
+        pass

@@ -6,8 +6,10 @@ by the stage config (`.chalice/config.json`), the CloudFormation template or the
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -150,7 +152,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _jwt_secret_for_stage(self) -> Settings:
-        if self.auth_verifier == "hs256":
+        # A given secret must hold anywhere (length, never the published one outside development). Without
+        # one, a development stage uses the published secret; any other stage starts without one, and the
+        # API's verifier refuses every token naming JWT_SECRET (chalicelib/api/auth.py): only the API needs it.
+        if self.auth_verifier == "hs256" and (self.jwt_secret or self.stage in DEVELOPMENT_STAGES):
             object.__setattr__(self, "jwt_secret", jwt_secret_for(self.stage, self.jwt_secret))
         return self
 
@@ -172,9 +177,24 @@ class Settings(BaseSettings):
         return (explicit or self.platform_base_url).rstrip("/")
 
 
+Source = Callable[[], Mapping[str, str]]
+_SOURCES: list[Source] = []
+
+
+def add_source(source: Source) -> None:
+    """Values read before the environment, by variable name (e.g. the secrets a function resolves at cold
+    start: `chalicelib.adapters.secrets.resolve`). The composition root (`app.py`) adds them."""
+    if source not in _SOURCES:
+        _SOURCES.append(source)
+
+
 @cache
 def get_settings() -> Settings:
-    """The settings of this process, read from the environment once (a Lambda's environment does not
-    change while it runs). Whoever changes the environment afterwards (the tests, the local cloud's
-    Lambda runner) calls `get_settings.cache_clear()` and forgets the clients built from the old values."""
-    return Settings()
+    """The settings of this process, read once from the sources and the environment (a Lambda's
+    environment does not change while it runs). Whoever changes the environment afterwards (the tests,
+    the local cloud's Lambda runner) calls `get_settings.cache_clear()` and forgets the clients built from
+    the old values."""
+    values: dict[str, Any] = {}
+    for source in _SOURCES:
+        values.update(source())
+    return Settings(**{name.lower(): value for name, value in values.items()})

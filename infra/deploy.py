@@ -1,28 +1,39 @@
 """Deploy the described resources with boto3 to whatever endpoint the clients point at: the local cloud,
-LocalStack or a real account. Idempotent: running it again updates what exists."""
+LocalStack or an account. Idempotent: running it again updates what exists.
+
+Each function gets its own role with the policy `infra/policies.py` describes (the same the CloudFormation
+template renders), and the code is the real `deployment.zip` of `make package` wherever the target is not
+the project's own local cloud (which runs the handlers from this tree: `placeholder_code()`).
+
+    python -m infra.deploy --stage dev --package out/package/deployment.zip   # AWS_ENDPOINT_URL picks the target
+
+The CloudFormation stack (`make package`, then `aws cloudformation deploy`) is the way to a real account:
+it also migrates, holds the connection URLs and JWT_SECRET as secrets, and alarms. This deploy is for
+emulators (LocalStack, the local cloud): there the settings reach the functions as plain environment
+values (`--env NAME=VALUE`), so its roles grant no secret reads.
+"""
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
+import sys
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from infra import resources
+from infra import policies, resources
+from infra.policies import Grant, Res
 
-ROLE_NAME = "bakery-orchestrator-role"
-ASSUME_ROLE = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Action": "sts:AssumeRole",
-            "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com", "events.amazonaws.com"]},
-        }
-    ],
-}
+
+def _trust(service: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": service}}],
+    }
 
 
 @dataclass
@@ -47,13 +58,76 @@ class Deployment:
         return env
 
 
-def _placeholder_zip() -> bytes:
-    # The local cloud's Lambda runner executes the project's code in-process from `Handler`; the
-    # uploaded package only has to be a valid zip. A real deploy uses `chalice package` instead.
+def placeholder_code() -> bytes:
+    """The package for the project's own local cloud, whose Lambda runner executes the handlers from this
+    tree (`Handler`): the upload only has to be a valid zip. Every other target gets `deployment.zip`."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("README.txt", "code runs from the project tree on the local cloud\n")
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where ARNs point: the account and region of the clients, the stage, its manifest bucket."""
+
+    partition: str
+    region: str
+    account: str
+    stage: str
+    bucket: str
+
+    def resources(self, res: Res, function: str = "") -> list[str]:
+        from chalicelib.services.scheduling import rule_prefix
+
+        region_account = f"{self.region}:{self.account}"
+        names = [m.physical_name(self.stage) for m in resources.state_machines()]
+        if res is Res.ANY:
+            return ["*"]
+        if res is Res.STATE_MACHINES:
+            return [f"arn:{self.partition}:states:{region_account}:stateMachine:{n}" for n in names]
+        if res is Res.EXECUTIONS:
+            return [f"arn:{self.partition}:states:{region_account}:execution:{n}:*" for n in names]
+        if res is Res.MAP_CHILD_EXECUTIONS:
+            return [f"arn:{self.partition}:states:{region_account}:execution:{n}/*" for n in names]
+        if res is Res.MAP_RUNS:
+            return [f"arn:{self.partition}:states:{region_account}:mapRun:{n}/*" for n in names]
+        if res is Res.MANIFEST_OBJECTS:
+            return [f"arn:{self.partition}:s3:::{self.bucket}/manifests/*"]
+        if res is Res.SCHEDULE_RULES:
+            return [f"arn:{self.partition}:events:{region_account}:rule/{rule_prefix(self.stage)}*"]
+        if res is Res.OWN_LOG_GROUP:
+            name = f"{resources.APP_NAME}-{self.stage}-{function}"
+            return [f"arn:{self.partition}:logs:{region_account}:log-group:/aws/lambda/{name}:*"]
+        if res is Res.ASL_FUNCTIONS:
+            from infra.template import asl_functions
+
+            return [
+                f"arn:{self.partition}:lambda:{region_account}:function:{resources.APP_NAME}-{self.stage}-{n}"
+                for n in asl_functions()
+            ]
+        raise ValueError(f"unknown resource {res}")
+
+    def policy(self, grants: tuple[Grant, ...], function: str = "") -> dict[str, Any]:
+        statements = [
+            {
+                "Effect": "Allow",
+                "Action": list(g.actions),
+                "Resource": [r for res in g.resources for r in self.resources(res, function)],
+            }
+            for g in grants
+        ]
+        return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _put_role(iam: Any, name: str, service: str, policy: dict[str, Any] | None) -> str:
+    try:
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(_trust(service)))["Role"]["Arn"]
+    if policy is not None:
+        iam.put_role_policy(RoleName=name, PolicyName="least-privilege", PolicyDocument=json.dumps(policy))
+    return arn
 
 
 def _ensure_bucket(s3: Any, name: str) -> str:
@@ -66,32 +140,40 @@ def _ensure_bucket(s3: Any, name: str) -> str:
     return name
 
 
-def _role_arn(iam: Any) -> str:
-    try:
-        return iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
-    except iam.exceptions.NoSuchEntityException:
-        return iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(ASSUME_ROLE))["Role"]["Arn"]
-
-
 def deploy(
     clients: dict[str, Any],
     *,
+    code: bytes,
     stage: str = "local",
     environment: dict[str, str] | None = None,
     adapt_definition: Callable[[str], str] | None = None,
     reconcile_schedules: bool = True,
 ) -> Deployment:
-    """`clients` maps "lambda", "stepfunctions", "events", "iam", "s3" to boto3 clients.
+    """`clients` maps "lambda", "stepfunctions", "events", "iam", "s3" to boto3 clients; `code` is the
+    functions' package (`deployment.zip`, or `placeholder_code()` on the project's own local cloud).
 
     `reconcile_schedules`: also put the workflows' schedule rules (reads the workflows table, so the
     database must be migrated and seeded first; the Stack does that).
     """
     lam, sfn, events, iam = clients["lambda"], clients["stepfunctions"], clients["events"], clients["iam"]
     deployment = Deployment(stage=stage)
-    role_arn = _role_arn(iam)
     deployment.manifest_bucket = _ensure_bucket(clients["s3"], resources.manifest_bucket_name(stage))
     specs = resources.functions(stage)
-    code = _placeholder_zip()
+    # Roles first (one per function, one for the state machines), from the same description as the template.
+    states_role = f"{resources.APP_NAME}-{stage}-states"
+    role_arn = _put_role(iam, states_role, "states.amazonaws.com", None)
+    _, partition, _, _, account, _ = role_arn.split(":", 5)  # the target's partition and account
+    arns = Target(partition, clients["s3"].meta.region_name, account, stage, deployment.manifest_bucket)
+    _put_role(iam, states_role, "states.amazonaws.com", arns.policy(policies.STATE_MACHINE_GRANTS))
+    function_roles = {
+        spec.name: _put_role(
+            iam,
+            f"{resources.APP_NAME}-{stage}-{spec.name}"[:64],
+            "lambda.amazonaws.com",
+            arns.policy(policies.grants_of(spec.name), spec.name),
+        )
+        for spec in specs
+    }
 
     def env_for(spec: resources.FunctionSpec) -> dict[str, str]:
         return {**spec.environment, **(environment or {}), **deployment.environment()}
@@ -101,13 +183,15 @@ def deploy(
         config = {
             "Runtime": "python3.11",
             "Handler": spec.handler,
-            "Role": role_arn,
+            "Role": function_roles[spec.name],
             "Timeout": spec.timeout,
             "MemorySize": spec.memory,
             "Environment": {"Variables": env_for(spec)},
         }
         try:
             arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+            lam.update_function_code(FunctionName=name, ZipFile=code)
+            lam.get_waiter("function_updated").wait(FunctionName=name)  # one update at a time
             lam.update_function_configuration(FunctionName=name, **config)
         except lam.exceptions.ResourceNotFoundException:
             arn = lam.create_function(FunctionName=name, Code={"ZipFile": code}, **config)["FunctionArn"]
@@ -175,3 +259,33 @@ def deploy(
         if name not in deployment.rule_names and not name.startswith(schedule_prefix):
             delete_rule(events, name)
     return deployment
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Deploy to the endpoint of AWS_ENDPOINT_URL (LocalStack) with the real package; print the wiring."""
+    parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=main.__doc__)
+    parser.add_argument("--stage", default="dev")
+    parser.add_argument("--package", type=Path, default=Path("out/package/deployment.zip"))
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for every function (repeatable)")
+    parser.add_argument("--no-schedules", action="store_true", help="skip the reconcile (no database yet)")
+    args = parser.parse_args(argv)
+    if not args.package.is_file():
+        print(f"--package: {args.package} not found (run `make package` first)", file=sys.stderr)
+        return 2
+    import boto3
+
+    environment = dict(item.split("=", 1) for item in args.env)
+    clients = {name: boto3.client(name) for name in ("lambda", "stepfunctions", "events", "iam", "s3")}
+    deployment = deploy(
+        clients,
+        code=args.package.read_bytes(),
+        stage=args.stage,
+        environment=environment,
+        reconcile_schedules=not args.no_schedules,
+    )
+    print(json.dumps({**deployment.environment(), "rules": deployment.rule_names}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -96,3 +96,34 @@ def bind_event_queue(*, durable: bool = False) -> tuple[Any, str]:
     queue = channel.queue_declare(queue="", exclusive=not durable, durable=durable).method.queue
     channel.queue_bind(queue=queue, exchange="orchestrator", routing_key="orchestrator.#")
     return connection, queue
+
+
+@pytest.fixture(scope="session")
+def packaged_stack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `make package` writes (merge template + `chalice package --stage prod`): sam.json and
+    deployment.zip, built once per session, offline."""
+    import shutil
+    import subprocess
+
+    out = tmp_path_factory.mktemp("package")
+    env = {
+        **os.environ,
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "localstack")]),
+    }
+    merge = out / "merge-template.json"
+    subprocess.run([sys.executable, "-m", "infra.template", str(merge), "prod"], cwd=ROOT, env=env, check=True)
+    chalice = shutil.which("chalice", path=str(Path(sys.executable).parent))
+    assert chalice is not None
+    done = subprocess.run(
+        [chalice, "package", "--stage", "prod", "--merge-template", str(merge), str(out / "package")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out / "package"

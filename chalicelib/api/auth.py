@@ -160,7 +160,10 @@ def issue_token(
         claims["iss"] = settings.jwt_issuer
     if settings.jwt_audience:
         claims["aud"] = settings.jwt_audience
-    return jwt.encode(claims, secret or settings.jwt_secret, algorithm="HS256")
+    key = secret or settings.jwt_secret
+    if not key:
+        raise ValueError(f"JWT_SECRET: required on stage {settings.stage!r} to issue a token")
+    return jwt.encode(claims, key, algorithm="HS256")
 
 
 def get_verifier(settings: Settings | None = None) -> Verifier:
@@ -171,6 +174,15 @@ def get_verifier(settings: Settings | None = None) -> Verifier:
 @lru_cache(maxsize=8)
 def _verifier_for(settings: Settings) -> Verifier:
     if settings.auth_verifier == "hs256":
+        if not settings.jwt_secret:  # only a development stage runs without one (on the published secret)
+            from chalicelib.observability import get_logger
+
+            get_logger().error("JWT_SECRET is not set: the API refuses every token", extra={"stage": settings.stage})
+            raise AuthError(
+                503,
+                "unavailable",
+                f"token verification is not configured: JWT_SECRET is required on stage {settings.stage!r}",
+            )
         return HS256Verifier(
             settings.jwt_secret,
             issuer=settings.jwt_issuer,

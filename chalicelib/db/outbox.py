@@ -42,3 +42,13 @@ def mark_failed(row: OutboxEvent, error: str) -> None:
 
 def pending_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).where(OutboxEvent.published_at.is_(None))) or 0)
+
+
+def oldest_pending_age_seconds(session: Session, now: datetime | None = None) -> float:
+    """Seconds since the oldest unpublished event was written (0 when none waits)."""
+    oldest = session.scalar(select(func.min(OutboxEvent.created_at)).where(OutboxEvent.published_at.is_(None)))
+    if oldest is None:
+        return 0.0
+    if oldest.tzinfo is None:  # SQLite returns naive UTC
+        oldest = oldest.replace(tzinfo=UTC)
+    return max(0.0, ((now or datetime.now(UTC)) - oldest).total_seconds())

@@ -31,7 +31,23 @@ def publish_events(event: Any = None, *, sink: EventSink | None = None, max_batc
     result = drain(sink=sink, max_batches=max_batches)
     if expired:
         result["expired"] = expired
+    _report_backlog_age(result)
     return result
+
+
+def _report_backlog_age(result: dict[str, Any]) -> None:
+    """The oldest waiting event's age, as a metric the backlog alarm watches (every drain reports it)."""
+    from chalicelib.observability import emit_metric
+    from chalicelib.settings import get_settings
+
+    try:
+        with session_scope() as session:
+            age = outbox.oldest_pending_age_seconds(session)
+    except Exception as exc:  # noqa: BLE001 - the database is down: no value (the alarm treats silence as breaching)
+        get_logger().warning("outbox age unknown", extra={"error": str(exc)})
+        return
+    result["oldest_pending_age_seconds"] = round(age, 3)
+    emit_metric("OutboxOldestPendingAgeSeconds", age, "Seconds", stage=get_settings().stage)
 
 
 def drain(*, sink: EventSink | None = None, max_batches: int = 50) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import contextlib
 import importlib
 import json
 import logging
@@ -21,7 +22,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,9 +133,144 @@ def _run(
     event: Any,
     context: LambdaContext,
     env: Mapping[str, str],
+    sandbox_key: str | None = None,
 ) -> Any:
-    apply_environment(env)
-    return fn(event, context)
+    if sandbox_key is None:
+        apply_environment(env)
+        return fn(event, context)
+    with SANDBOX.enter(sandbox_key, env):
+        return fn(event, context)
+
+
+# --- functions that run as their own role (when the local cloud enforces IAM) ------------------------------
+# On AWS a function's code runs with its execution role's credentials, in a sandbox whose environment is its
+# own. When moto enforces IAM (INITIAL_NO_AUTH_ACTION_COUNT), the runner does the same: it assumes the
+# function's role through the local STS (the role must trust lambda.amazonaws.com) and hands the handler
+# those credentials in its environment, and the process's environment is exactly the function's while it
+# runs: an invocation of another function waits until the running ones end (their environments, and so
+# their credentials, never mix). Handlers then see AccessDenied for anything their role does not allow.
+
+
+class RoleAssumptionError(Exception):
+    """The function's role cannot be assumed by Lambda."""
+
+
+def iam_enforced() -> bool:
+    """True when moto checks the credentials of every request (INITIAL_NO_AUTH_ACTION_COUNT is set)."""
+    import math
+
+    from moto import settings
+
+    return math.isfinite(float(settings.INITIAL_NO_AUTH_ACTION_COUNT))
+
+
+_credentials: dict[tuple[str, str], dict[str, str]] = {}
+_credentials_lock = threading.Lock()
+
+
+def role_credentials(account_id: str, region: str, role_arn: str, session_name: str) -> dict[str, str]:
+    """The environment variables Lambda gives a function running as `role_arn` (cached per role and name)."""
+    key = (role_arn, session_name)
+    with _credentials_lock:
+        cached = _credentials.get(key)
+        if cached is not None:
+            return cached
+        from moto.iam.models import iam_backends
+        from moto.sts.models import sts_backends
+
+        try:
+            role = iam_backends[account_id]["aws"].get_role_by_arn(role_arn)
+        except Exception as exc:  # moto's NotFoundException and friends
+            raise RoleAssumptionError(f"The role defined for the function cannot be assumed by Lambda: {exc}") from exc
+        if not _trusts_lambda(role.assume_role_policy_document):
+            raise RoleAssumptionError(f"The role {role_arn} does not trust lambda.amazonaws.com")
+        assumed = sts_backends[account_id]["aws"].assume_role(
+            region_name=region,
+            role_session_name=session_name[:64],
+            role_arn=role_arn,
+            policy="",
+            duration=3600,
+            external_id="",
+        )
+        values = {
+            "AWS_ACCESS_KEY_ID": assumed.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": assumed.secret_access_key,
+            "AWS_SESSION_TOKEN": assumed.session_token,
+            "AWS_SECURITY_TOKEN": assumed.session_token,
+        }
+        _credentials[key] = values
+        return values
+
+
+def _trusts_lambda(document: Any) -> bool:
+    policy = json.loads(document) if isinstance(document, str) else document
+    statements = policy.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        services = (statement.get("Principal") or {}).get("Service", [])
+        services = [services] if isinstance(services, str) else services
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if statement.get("Effect") == "Allow" and "lambda.amazonaws.com" in services and "sts:AssumeRole" in actions:
+            return True
+    return False
+
+
+class Sandbox:
+    """Whose environment the process holds. Invocations of the same function share it; another function's
+    invocation waits until they end, then the environment is switched exactly (variables the previous
+    function set and this one lacks are removed)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._holder: str | None = None
+        self._active = 0
+        self._base: dict[str, str] | None = None
+        self._applied: set[str] = set()
+
+    @contextlib.contextmanager
+    def enter(self, key: str, env: Mapping[str, str]) -> Iterator[None]:
+        with self._cond:
+            while self._active and self._holder != key:
+                self._cond.wait()
+            if self._holder != key:
+                self._switch(env)
+                self._holder = key
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
+
+    def restore(self) -> None:
+        """Give the process its own environment back (once no invocation runs), e.g. when IAM stops being
+        enforced."""
+        with self._cond:
+            while self._active:
+                self._cond.wait()
+            if self._base is not None:
+                for name in self._applied - self._base.keys():
+                    os.environ.pop(name, None)
+                os.environ.update({k: v for k, v in self._base.items() if k in self._applied})
+            self._holder, self._base, self._applied = None, None, set()
+
+    def _switch(self, env: Mapping[str, str]) -> None:
+        if self._base is None:
+            self._base = dict(os.environ)
+        wanted = {**self._base, **{k: str(v) for k, v in env.items()}}
+        for name in self._applied - wanted.keys():
+            os.environ.pop(name, None)
+        changed = {k: v for k, v in wanted.items() if os.environ.get(k) != v}
+        os.environ.update(changed)
+        self._applied = set(env)
+        hook = os.environ.get(ENV_CHANGE_HOOK)
+        if hook:
+            module_name, _, attr = hook.partition(":")
+            getattr(importlib.import_module(module_name), attr)()
+
+
+SANDBOX = Sandbox()
 
 
 def invoke_handler(
@@ -148,11 +284,13 @@ def invoke_handler(
     invoked_function_arn: str | None = None,
     memory_limit_in_mb: int = 128,
     request_id: str | None = None,
+    sandbox_key: str | None = None,
 ) -> tuple[bytes, str | None]:
     """Run ``handler`` synchronously with a Lambda-like contract.
 
     Returns ``(payload_bytes, error_type)``; ``error_type`` is None on success,
-    otherwise the payload is the AWS error envelope.
+    otherwise the payload is the AWS error envelope. ``sandbox_key`` (the function's ARN when it runs as
+    its role) makes the process environment exactly ``env`` while the handler runs.
     """
     context = LambdaContext(
         function_name=function_name,
@@ -166,14 +304,14 @@ def invoke_handler(
         deadline_monotonic=time.monotonic() + timeout_s,
     )
     processes = _worker_processes()
-    if processes:
+    if processes and sandbox_key is None:  # a function running as its role runs in this process's sandbox
         return _invoke_in_process(processes, handler, event, context, dict(env or {}), timeout_s)
     try:
         fn = resolve_handler(handler)
     except HandlerResolutionError as exc:
         return _error_payload(exc.error_type, str(exc)), exc.error_type
 
-    future = _pool.submit(_run, fn, event, context, env or {})
+    future = _pool.submit(_run, fn, event, context, env or {}, sandbox_key)
     try:
         result = future.result(timeout=timeout_s)
     except concurrent.futures.TimeoutError:
@@ -311,8 +449,21 @@ def invoke_function(fn: Any, body: str | bytes | None, request_headers: Any, res
         return b""
 
     event = _decode_event(body)
+    env = dict(fn.environment_vars or {})
+    sandbox_key = None
+    if iam_enforced():
+        try:
+            env.update(role_credentials(fn.account_id, fn.region, fn.role, fn.function_name))
+        except RoleAssumptionError as exc:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return _error_payload("Runtime.RoleAssumptionError", str(exc))
+        env.update(
+            {"AWS_REGION": fn.region, "AWS_DEFAULT_REGION": fn.region, "AWS_LAMBDA_FUNCTION_NAME": fn.function_name}
+        )
+        sandbox_key = fn.function_arn
     kwargs: dict[str, Any] = dict(
-        env=dict(fn.environment_vars or {}),
+        env=env,
+        sandbox_key=sandbox_key,
         timeout_s=float(fn.timeout or 3),
         function_name=fn.function_name,
         function_version=str(fn.version),

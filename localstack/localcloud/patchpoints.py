@@ -60,6 +60,8 @@ class PatchPoint:
         fn = vars(self._owner()).get(self._attr)
         if fn is None:
             raise PatchPointMoved(f"{self.name}: no longer defined there")
+        if isinstance(fn, classmethod):  # checked and replaced as the function it wraps (params start with cls)
+            fn = fn.__func__
         return getattr(fn, "__localcloud_original__", fn)
 
     def check(self) -> Callable[..., Any]:
@@ -91,6 +93,9 @@ class PatchPoint:
         original = self.check()
         replacement.__localcloud_original__ = original  # type: ignore[attr-defined]
         replacement.__qualname__ = self.target
-        setattr(self._owner(), self._attr, replacement)
+        installed: Any = replacement
+        if isinstance(vars(self._owner()).get(self._attr), classmethod):
+            installed = classmethod(replacement)
+        setattr(self._owner(), self._attr, installed)
         for module_name in self.imported_by:
             setattr(importlib.import_module(module_name), self._attr, replacement)

@@ -21,7 +21,7 @@ from chalicelib.db.workflows import ensure_default_workflows, get_workflow
 from chalicelib.runtime import reset
 from chalicelib.settings import PROJECT_ROOT
 from infra import resources
-from infra.deploy import Deployment, deploy
+from infra.deploy import Deployment, deploy, placeholder_code
 from infra.resources import APP_NAME
 from localcloud.clock import EventBridgeClock, Firing
 from localcloud.compat import adapt_definition
@@ -133,6 +133,7 @@ class Stack:
             "PLATFORM_BASE_URL": platform_url,
             "EVENT_LOG_PATH": str(self.data_dir / "events.jsonl"),
             "STAGE": self.stage,
+            "POWERTOOLS_METRICS_DISABLED": "true",  # no EMF lines among the local run's output
             **self.cloud.env(),
             **self._extra_env,
         }
@@ -141,7 +142,13 @@ class Stack:
         with session_scope() as session:
             ensure_default_workflows(session)
         clients = {name: self.cloud.client(name) for name in ("lambda", "stepfunctions", "events", "iam", "s3")}
-        self.deployment = deploy(clients, stage=self.stage, environment=self.env, adapt_definition=adapt_definition)
+        self.deployment = deploy(
+            clients,
+            code=placeholder_code(),  # the local cloud runs the handlers from this tree
+            stage=self.stage,
+            environment=self.env,
+            adapt_definition=adapt_definition,
+        )
         self.env.update(self.deployment.environment())
         self._apply_environ(self.deployment.environment())
         self.clock = EventBridgeClock(

@@ -34,7 +34,7 @@ def test_patch_points_match_installed_moto() -> None:
     names = patches.check_patch_points()
     # THEN all of them still match what the patches were written for
     assert moto.__version__ == MOTO_VERSION
-    assert len(names) == len(set(names)) == 14
+    assert len(names) == len(set(names)) == 22
     assert set(patches.PATCH_POINTS) == {p for m in patches.ALL_MODULES for p in m.POINTS}
 
 

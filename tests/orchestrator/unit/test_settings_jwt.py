@@ -27,10 +27,17 @@ def test_a_development_stage_may_run_on_the_development_secret(stage: str) -> No
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod", "staging", "Prod", "production", "dev ", " local", "LOCAL", ""])
-def test_every_other_stage_refuses_to_start_without_a_secret_naming_the_variable(stage: str) -> None:
+def test_every_other_stage_refuses_every_token_without_a_secret_naming_the_variable(stage: str) -> None:
+    from chalicelib.api.auth import AuthError, get_verifier
+
     # WHEN the settings are read on a stage that is not exactly local or test, without JWT_SECRET
-    with pytest.raises(ValidationError, match="JWT_SECRET: required on stage"):
-        settings(stage=stage)
+    configured = settings(stage=stage)
+    # THEN the functions that serve no API start (they verify no token), never on the published secret
+    assert configured.jwt_secret == ""
+    # AND the API refuses every token, saying JWT_SECRET is required (503: the service is misconfigured)
+    with pytest.raises(AuthError, match="JWT_SECRET is required on stage") as refused:
+        get_verifier(configured)
+    assert refused.value.status == 503
 
 
 @pytest.mark.parametrize("stage", ["local", "prod", "staging"])
