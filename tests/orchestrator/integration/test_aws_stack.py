@@ -142,7 +142,10 @@ def test_the_packaged_stack_runs_a_daily_run_from_its_own_rules_with_every_funct
         # definition, map run) and tenants (manifest); a retry policy change updates the state machine; a
         # workflow change reconciles the rules; a manual run starts
         api = summary["api"]
-        assert api["health"]["status"] == 200 and api["health"]["body"]["status"] == "healthy"
+        health = api["health"]["body"]
+        # (the run was fired for 2026-11-30, so later days' 08:00 may be reported missed: `degraded`)
+        assert api["health"]["status"] == 200 and health["status"] in ("healthy", "degraded")
+        assert all(c["status"] in ("up", "disabled") for name, c in health["checks"].items() if name != "jobs")
         assert api["health"]["body"]["checks"]["stepfunctions"]["detail"] == "ACTIVE"
         graph, tenants = api["graph"], api["tenants"]
         assert graph["status"] == 200 and graph["body"]["sfn_status"] == "SUCCEEDED" and graph["body"]["history_events"]
