@@ -24,3 +24,15 @@ def simulator(stack):  # type: ignore[no-untyped-def]
     stack.simulator.state.reset()
     yield stack.simulator
     stack.simulator.state.reset()
+
+
+@pytest.fixture()
+def api(stack):  # type: ignore[no-untyped-def]
+    """The routes through chalice.test.Client with the local stage, as `Api` (JSON in, status and JSON out)."""
+    from chalice.test import Client
+
+    from app import app
+    from tests.orchestrator.functional.test_api_routes import Api
+
+    with Client(app, stage_name="local") as client:
+        yield Api(client.http)

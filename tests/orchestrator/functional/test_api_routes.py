@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from chalice.test import Client
 
 from app import app
 from chalicelib.api.auth import issue_token
@@ -61,12 +60,6 @@ def recorded_run(stack: Any) -> dict[str, Any]:
     at = datetime(2026, 12, 20, 7, 0, tzinfo=UTC)
     runs = stack.dispatches(stack.fire(at))[0]["runs"]
     return stack.wait(runs[0]["execution_name"], timeout=180).summary
-
-
-@pytest.fixture()
-def api(stack: Any) -> Any:
-    with Client(app, stage_name="local") as test_client:
-        yield Api(test_client.http)
 
 
 def madrid_tenants(stack: Any) -> list[dict[str, Any]]:

@@ -3,22 +3,9 @@ token. Routes through chalice.test.Client on the local stack."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from tests.orchestrator.functional.test_api_routes import Api, madrid_tenants, tenant_token
-
-
-@pytest.fixture()
-def api(stack: Any) -> Iterator[Api]:
-    from chalice.test import Client
-
-    from app import app
-
-    with Client(app, stage_name="local") as client:
-        yield Api(client.http)
 
 
 def test_every_change_and_run_request_is_audited_with_who_and_what(api: Api, stack: Any) -> None:

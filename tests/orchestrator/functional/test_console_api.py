@@ -19,16 +19,6 @@ from chalicelib.db.models import Execution, ExecutionLog, OutboxEvent
 from tests.orchestrator.functional.test_api_routes import ADMIN, Api, madrid_tenants, tenant_token, wait_until
 
 
-@pytest.fixture()
-def api(stack: Any) -> Any:
-    from chalice.test import Client
-
-    from app import app
-
-    with Client(app, stage_name="local") as test_client:
-        yield Api(test_client.http)
-
-
 def standalone(stack: Any) -> list[dict[str, Any]]:
     """Madrid tenants outside the enterprise group (whose runs the enterprise tests count)."""
     return [

@@ -21,16 +21,6 @@ MADRID = "Europe/Madrid"
 
 
 @pytest.fixture()
-def api(stack: Any) -> Iterator[Api]:
-    from chalice.test import Client
-
-    from app import app
-
-    with Client(app, stage_name="local") as client:
-        yield Api(client.http)
-
-
-@pytest.fixture()
 def probe(stack: Any) -> Iterator[str]:
     """An enabled daily-pipeline workflow (08:00 Madrid) the test controls; disabled afterwards."""
     name = f"jobs_probe_{uuid.uuid4().hex[:6]}"

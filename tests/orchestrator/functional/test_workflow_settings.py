@@ -4,23 +4,12 @@ timing out. Real ASL on the local cloud, real handlers, the simulator."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from chalicelib.domain.retry import tenant_retry
 from tests.orchestrator.functional.test_api_routes import Api, madrid_tenants
-
-
-@pytest.fixture()
-def api(stack: Any) -> Iterator[Api]:
-    from chalice.test import Client
-
-    from app import app
-
-    with Client(app, stage_name="local") as client:
-        yield Api(client.http)
 
 
 def attempts_at(stack: Any, execution_name: str, function: str) -> int:
